@@ -1,0 +1,170 @@
+"""The analyzer's public records: what reports and the TUI consume.
+
+Everything here is frozen. Timestamps are epoch nanoseconds; reports convert them to
+seconds once, at the edge.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from analyzer.capture.base import CaptureInfo
+from analyzer.core import Diagnostic, Endpoint, Side
+
+
+class Layer(enum.Enum):
+    TCP = "tcp"
+    HTTP = "http"
+    WS = "ws"
+    EIO = "eio"
+    SIO = "sio"
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """One line of a session's timeline: who, when, at which layer, what."""
+
+    ts_ns: int
+    side: Side | None  # None: an observation not sent by either peer (capture end, gap)
+    layer: Layer
+    kind: str  # machine tag: handshake, ping, pong, probe, upgrade, connect, event, close-frame ...
+    text: str  # short human text
+    conn: int | None = None
+    detail: str = ""  # the packet as decoded (bounded), for the packet-detail view
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A ping and its pong (v4: server pings; v3: client pings)."""
+
+    pinger: Side
+    ping_ns: int
+    pong_ns: int | None
+    ping_acked_ns: int | None = None  # TCP ACK of the ping by the pongers's host (pcap only)
+
+    @property
+    def answered(self) -> bool:
+        return self.pong_ns is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One concrete observation behind a verdict, pointing into the timeline."""
+
+    text: str
+    ts_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How something ended: each side's reason (library words, verbatim), and why."""
+
+    server_reason: str | None = None
+    client_reason: str | None = None
+    cause: str | None = None
+    confidence: float = 0.0
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceSocket:
+    nsp: str
+    id: str | None  # socket id from the CONNECT ack (v5), or derived from the sid (v4)
+    connected_ns: int | None
+    disconnected_ns: int | None
+    connect_error: str | None = None
+    disconnect_packet_from: Side | None = None  # who sent a DISCONNECT for this namespace
+    pid: str | None = None  # connection-state recovery private id
+    recovered_from: str | None = None  # pid offered in the client's CONNECT
+    auth: object = None
+    verdict: Verdict = field(default_factory=Verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineClose:
+    """An Engine.IO close packet (`1`) or a WebSocket close frame, by side."""
+
+    side: Side
+    ts_ns: int
+    via: str  # "eio-close-packet" | "ws-close-frame"
+    code: int | None = None  # ws close code (None = no body: peer reports 1005)
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFailure:
+    """A polling or upgrade request of this session that failed or never got an answer."""
+
+    ts_ns: int
+    method: str
+    transport: str
+    status: int | None  # None: no response (aborted)
+    code: int | None  # engine.io error code from the body
+    message: str
+    abort: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnFacts:
+    """A TCP connection the session used, and how it ended (pcap only)."""
+
+    conn: int
+    transport: str  # "polling" | "websocket"
+    opened_ns: int
+    ended_ns: int | None
+    end: str | None  # TcpEnd name
+    conn_state: str | None
+    first_fin: Side | None
+    first_rst: Side | None
+    retransmissions: dict[Side, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One Engine.IO session (one sid) across its polling requests and websocket."""
+
+    sid: str
+    eio: int | None
+    client: Endpoint | None
+    server: Endpoint | None
+    transports: tuple[str, ...]
+    opened_ns: int
+    last_seen_ns: int  # last packet of this session either way
+    closed_ns: int | None  # when the session observably ended; None = open at capture end
+    upgraded_ns: int | None
+    ping_interval_ms: int | None
+    ping_timeout_ms: int | None
+    max_payload: int | None
+    sockets: tuple[NamespaceSocket, ...]
+    heartbeats: tuple[Heartbeat, ...]
+    closes: tuple[EngineClose, ...]
+    http_failures: tuple[HttpFailure, ...]
+    connections: tuple[ConnFacts, ...]
+    timeline: tuple[TimelineEvent, ...]
+    user_agent: str | None = None
+    previous_sid: str | None = None
+    open_at_capture_end: bool = False
+    upgrade_failed: bool = False
+    verdict: Verdict = field(default_factory=Verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something wrong at capture level, naming the sessions it touches."""
+
+    kind: str  # a root-cause slug
+    count: int
+    sessions: tuple[str, ...]
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything sioscope learned from one capture."""
+
+    info: CaptureInfo
+    sessions: tuple[Session, ...]
+    findings: tuple[Finding, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    tls_connections: int = 0
