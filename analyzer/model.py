@@ -146,6 +146,7 @@ class Session:
     previous_sid: str | None = None
     open_at_capture_end: bool = False
     upgrade_failed: bool = False
+    handshake_seen: bool = True  # False: the capture started after the handshake
     verdict: Verdict = field(default_factory=Verdict)
 
 

@@ -1,0 +1,1 @@
+"""Real reference captures with their truth files; `captures.lab` is the lab that makes them."""

@@ -1,0 +1,67 @@
+"""sioscope's headless core: read a capture, rebuild Socket.IO sessions, explain their ends.
+
+This module is the public API; the TUI and the report writers use nothing else.
+It never imports textual.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from analyzer.capture.base import CaptureFormat, CaptureInfo
+from analyzer.core import Diagnostic, Endpoint, Severity, Side
+from analyzer.errors import InputError, SioscopeError, UsageError
+from analyzer.model import (
+    Analysis,
+    EngineClose,
+    Evidence,
+    Finding,
+    Heartbeat,
+    HttpFailure,
+    Layer,
+    NamespaceSocket,
+    Session,
+    TimelineEvent,
+    Verdict,
+)
+
+if TYPE_CHECKING:
+    from analyzer.pipeline import Limits, analyze
+
+
+def __getattr__(name: str) -> Any:
+    """Load the pipeline lazily so importing one decoder does not import every layer."""
+    if name in ("analyze", "Limits"):
+        from analyzer import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'analyzer' has no attribute {name!r}")
+
+
+__all__ = [
+    "Analysis",
+    "CaptureFormat",
+    "CaptureInfo",
+    "Diagnostic",
+    "Endpoint",
+    "EngineClose",
+    "Evidence",
+    "Finding",
+    "Heartbeat",
+    "HttpFailure",
+    "InputError",
+    "Layer",
+    "Limits",
+    "NamespaceSocket",
+    "Session",
+    "Severity",
+    "Side",
+    "SioscopeError",
+    "TimelineEvent",
+    "UsageError",
+    "Verdict",
+    "__version__",
+    "analyze",
+]

@@ -1,0 +1,215 @@
+"""Command line: sioscope analyze | timeline | report.
+
+Exit codes: 0 success, 1 a gate tripped, 2 unusable input or bad usage, 3 an internal
+error (a bug; --debug shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from analyzer import __version__
+from analyzer.core import NS_PER_S, ns_to_s
+from analyzer.errors import InputError, SioscopeError, UsageError
+from analyzer.model import Analysis, Session
+from analyzer.pipeline import analyze
+
+EXIT_OK = 0
+EXIT_GATE = 1
+EXIT_INTERNAL = 3
+BUNDLED_CAPTURE = "many-clients.pcap"
+REPORT_FORMATS = ("json",)
+
+
+def bundled_capture() -> str:
+    """The small real capture shipped with the package, for a first run."""
+    path = resources.files("captures").joinpath(BUNDLED_CAPTURE)
+    return str(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sioscope",
+        description="Why did this Socket.IO socket disconnect? Reads pcap, pcapng and HAR files.",
+    )
+    parser.add_argument("--version", action="version", version=f"sioscope {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("analyze", help="list the Engine.IO sessions of captures")
+    p.add_argument(
+        "files", nargs="*", help="pcap, pcapng or HAR files (default: the bundled capture)"
+    )
+
+    p = sub.add_parser("timeline", help="print one session's timeline")
+    p.add_argument("file")
+    p.add_argument("--sid", required=True, help="Engine.IO session id (a unique prefix is enough)")
+
+    p = sub.add_parser("report", help="write a machine-readable report")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--format", choices=REPORT_FORMATS, default="json")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except SioscopeError as exc:
+        print(f"sioscope: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        print(
+            f"sioscope: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        if args.debug:
+            traceback.print_exc()
+        return EXIT_INTERNAL
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "analyze":
+        return _cmd_analyze(args.files)
+    if args.command == "timeline":
+        return _cmd_timeline(args.file, args.sid)
+    if args.command == "report":
+        return _cmd_report(args.files, args.format, args.output)
+    raise UsageError(f"unknown command {args.command}")
+
+
+def _load(path: str) -> Analysis:
+    if not Path(path).exists():
+        raise InputError("no such file", path=path)
+    if Path(path).is_dir():
+        raise InputError("is a directory, not a capture file", path=path)
+    return analyze(path)
+
+
+def _cmd_analyze(files: list[str]) -> int:
+    console = Console()
+    if not files:
+        files = [bundled_capture()]
+        console.print(f"No file given: analyzing the bundled capture {files[0]}")
+    for path in files:
+        analysis = _load(path)
+        console.print(session_table(analysis))
+        _print_notes(console, analysis)
+    return EXIT_OK
+
+
+def session_table(analysis: Analysis) -> Table:
+    info = analysis.info
+    table = Table(
+        title=f"{info.path} — {len(analysis.sessions)} sessions, {info.packets} packets"
+        + (" (TRUNCATED)" if info.truncated else "")
+    )
+    for column in (
+        "sid",
+        "client",
+        "EIO",
+        "transports",
+        "opened",
+        "duration",
+        "namespaces",
+        "server reason",
+        "client reason",
+        "cause",
+    ):
+        table.add_column(column, overflow="fold")
+    start = info.first_ts_ns or 0
+    for s in analysis.sessions:
+        table.add_row(
+            s.sid,
+            str(s.client) if s.client else "-",
+            str(s.eio or "?"),
+            "→".join(s.transports),
+            f"+{(s.opened_ns - start) / NS_PER_S:.3f}s",
+            _duration(s),
+            " ".join(sorted({sock.nsp for sock in s.sockets})) or "-",
+            s.verdict.server_reason or "-",
+            s.verdict.client_reason or "-",
+            s.verdict.cause or "-",
+        )
+    return table
+
+
+def _duration(s: Session) -> str:
+    end = s.closed_ns if s.closed_ns is not None else s.last_seen_ns
+    text = f"{(end - s.opened_ns) / NS_PER_S:.3f}s"
+    return text + " (open)" if s.open_at_capture_end else text
+
+
+def _print_notes(console: Console, analysis: Analysis) -> None:
+    if analysis.tls_connections:
+        console.print(
+            f"{analysis.tls_connections} connections are TLS; decrypting them needs a key log."
+        )
+    for finding in analysis.findings:
+        first = finding.evidence[0] if finding.evidence else ""
+        console.print(f"finding {finding.kind} ×{finding.count}: {first}")
+    warnings = [d for d in analysis.diagnostics if d.severity.value != "info"]
+    if warnings:
+        console.print(
+            f"{len(warnings)} diagnostics (see `sioscope report` for all); first: "
+            f"{warnings[0].where}: {warnings[0].message}"
+        )
+
+
+def find_session(analysis: Analysis, sid: str) -> Session:
+    matches = [s for s in analysis.sessions if s.sid == sid] or [
+        s for s in analysis.sessions if s.sid.startswith(sid)
+    ]
+    if not matches:
+        raise UsageError(f"no session with sid {sid!r}", path=analysis.info.path)
+    if len(matches) > 1:
+        raise UsageError(
+            f"sid prefix {sid!r} matches {len(matches)} sessions", path=analysis.info.path
+        )
+    return matches[0]
+
+
+def _cmd_timeline(path: str, sid: str) -> int:
+    analysis = _load(path)
+    session = find_session(analysis, sid)
+    console = Console()
+    table = Table(title=f"session {session.sid} ({'→'.join(session.transports)})")
+    for column in ("time", "+s", "side", "layer", "what"):
+        table.add_column(column, overflow="fold")
+    for ev in session.timeline:
+        table.add_row(
+            f"{ns_to_s(ev.ts_ns):.6f}",
+            f"{(ev.ts_ns - session.opened_ns) / NS_PER_S:+.3f}",
+            ev.side.value if ev.side else "-",
+            ev.layer.value,
+            ev.text,
+        )
+    console.print(table)
+    return EXIT_OK
+
+
+def _cmd_report(files: list[str], fmt: str, output: str | None) -> int:
+    from analyzer.report.jsonreport import render_json
+
+    analyses = [_load(path) for path in files]
+    text = render_json(analyses)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The one place that chains the layers: file -> frames -> TCP -> flows -> sessions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from analyzer.capture.base import CaptureFormat, CaptureInfo
+from analyzer.capture.har import read_har
+from analyzer.capture.pcap import open_frames
+from analyzer.capture.sniff import sniff_file
+from analyzer.core import Diagnostic
+from analyzer.flows import FlowDecoder
+from analyzer.model import Analysis, Finding, Session
+from analyzer.net import tcp_events
+from analyzer.net.tcp import TcpReassembler
+from analyzer.sessions import Observation, SessionBuilder
+from analyzer.transport import TransportEvent
+
+ProgressCallback = Callable[[int, int], None]  # (bytes read so far, file size)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep hostile input from exhausting memory; overridable on the CLI."""
+
+    max_buffer_per_connection: int = 8 * 1024 * 1024
+    max_open_connections: int = 1_000_000
+
+
+def analyze(
+    path: str,
+    *,
+    limits: Limits | None = None,
+    progress: ProgressCallback | None = None,
+    on_session: Callable[[Session], None] | None = None,
+) -> Analysis:
+    """Read one capture and rebuild its sessions. Raises `InputError` on unusable input."""
+    fmt = sniff_file(path)
+    builder = SessionBuilder()
+    sessions: list[Session] = []
+
+    def collect(done: Iterable[Session]) -> None:
+        for session in done:
+            sessions.append(session)
+            if on_session is not None:
+                on_session(session)
+
+    if fmt is CaptureFormat.HAR:
+        har = read_har(path)
+        for event in har.events:
+            collect(builder.feed(event))
+        info = har.info
+        diagnostics = list(har.diagnostics)
+        tls = 0
+    else:
+        source = open_frames(path)
+        reassembler = TcpReassembler(
+            max_buffer=(limits or Limits()).max_buffer_per_connection,
+            max_connections=(limits or Limits()).max_open_connections,
+        )
+        flows = FlowDecoder()
+        for event in _transport_events(
+            tcp_events(_with_progress(source, progress), reassembler),
+            reassembler,
+            flows,
+            source.info_so_far,
+        ):
+            collect(builder.feed(event))
+        info = source.info
+        diagnostics = [*source.diagnostics, *reassembler.diagnostics, *flows.diagnostics]
+        tls = flows.tls_connections
+    collect(builder.finish(info.last_ts_ns))
+    diagnostics.extend(builder.diagnostics)
+    sessions.sort(key=lambda s: (s.opened_ns, s.sid))
+    return Analysis(
+        info=info,
+        sessions=tuple(sessions),
+        findings=tuple(findings_from(builder.observations)),
+        diagnostics=tuple(diagnostics),
+        tls_connections=tls,
+    )
+
+
+def _transport_events(
+    tcp: Iterator[object],
+    reassembler: TcpReassembler,
+    flows: FlowDecoder,
+    info_so_far: Callable[[], CaptureInfo],
+) -> Iterator[TransportEvent]:
+    for event in tcp:
+        yield from flows.feed(event)  # type: ignore[arg-type]
+    for event in reassembler.finish(truncated=info_so_far().truncated):
+        yield from flows.feed(event)
+    yield from flows.finish()
+
+
+def _with_progress(source: Iterable[object], progress: ProgressCallback | None) -> Iterator[object]:
+    if progress is None:
+        yield from source
+        return
+    size = getattr(source, "size", 0) or 0
+    for n, frame in enumerate(source):
+        if n % 20_000 == 0:
+            progress(getattr(source, "offset", 0), size)
+        yield frame
+    progress(size, size)
+
+
+def findings_from(observations: list[Observation]) -> list[Finding]:
+    """Group capture-level observations by kind, naming the sessions they touch."""
+    by_kind: dict[str, list[Observation]] = {}
+    for obs in observations:
+        by_kind.setdefault(obs.kind, []).append(obs)
+    findings = []
+    for kind, items in sorted(by_kind.items()):
+        sids = tuple(dict.fromkeys(o.sid for o in items if o.sid))
+        evidence = tuple(o.text for o in items[:5])
+        if len(items) > 5:
+            evidence += (f"... and {len(items) - 5} more",)
+        findings.append(Finding(kind, len(items), sids, evidence))
+    return findings
+
+
+def file_size(path: str) -> int:
+    return os.path.getsize(path)
+
+
+__all__ = ["Diagnostic", "Limits", "ProgressCallback", "analyze", "findings_from"]

@@ -1,0 +1,213 @@
+"""Mutable per-session state while a capture is read, frozen into `Session` at the end.
+
+Only the session builder touches these objects; nothing outside `analyzer.sessions`
+sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from analyzer.core import Endpoint, Side
+from analyzer.model import (
+    ConnFacts,
+    EngineClose,
+    Heartbeat,
+    HttpFailure,
+    Layer,
+    NamespaceSocket,
+    Session,
+    TimelineEvent,
+)
+from analyzer.socketio import BinaryAssembler
+
+MAX_TIMELINE = 20_000  # per session; past it the timeline says it was cut
+MAX_DETAIL = 600  # characters of a packet kept for the detail view
+
+
+@dataclass(slots=True)
+class SocketState:
+    """One namespace socket inside a session."""
+
+    nsp: str
+    requested_ns: int | None = None
+    id: str | None = None
+    connected_ns: int | None = None
+    disconnected_ns: int | None = None
+    connect_error: str | None = None
+    disconnect_packet_from: Side | None = None
+    pid: str | None = None
+    recovered_from: str | None = None
+    auth: object = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.connected_ns is not None and self.disconnected_ns is None
+
+    def freeze(self) -> NamespaceSocket:
+        return NamespaceSocket(
+            nsp=self.nsp,
+            id=self.id,
+            connected_ns=self.connected_ns,
+            disconnected_ns=self.disconnected_ns,
+            connect_error=self.connect_error,
+            disconnect_packet_from=self.disconnect_packet_from,
+            pid=self.pid,
+            recovered_from=self.recovered_from,
+            auth=self.auth,
+        )
+
+
+@dataclass(slots=True)
+class PendingPing:
+    pinger: Side
+    ts_ns: int
+    conn: int | None
+    end_offset: int
+    acked_ns: int | None = None
+
+
+@dataclass(slots=True)
+class ConnState:
+    conn: int
+    transport: str
+    opened_ns: int
+    facts: ConnFacts | None = None
+
+
+@dataclass(slots=True)
+class SessionState:
+    sid: str
+    eio: int | None
+    client: Endpoint | None
+    server: Endpoint | None
+    opened_ns: int
+    handshake_seen: bool = True
+    last_seen_ns: int = 0
+    closed_ns: int | None = None
+    close_sign: str | None = None
+    upgraded_ns: int | None = None
+    ws_conn: int | None = None  # the websocket connection carrying (or probing) the session
+    transports: list[str] = field(default_factory=list)
+    ping_interval_ms: int | None = None
+    ping_timeout_ms: int | None = None
+    max_payload: int | None = None
+    user_agent: str | None = None
+    sockets: list[SocketState] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
+    pending_pings: list[PendingPing] = field(default_factory=list)
+    closes: list[EngineClose] = field(default_factory=list)
+    http_failures: list[HttpFailure] = field(default_factory=list)
+    conns: dict[int, ConnState] = field(default_factory=dict)
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    timeline_cut: bool = False
+    upgrade_failed: bool = False
+    assemblers: dict[Side, BinaryAssembler] = field(default_factory=dict)
+
+    def touch(self, ts_ns: int) -> None:
+        self.last_seen_ns = max(self.last_seen_ns, ts_ns)
+
+    def add_transport(self, name: str) -> None:
+        if name not in self.transports:
+            self.transports.append(name)
+
+    def note(
+        self,
+        ts_ns: int,
+        side: Side | None,
+        layer: Layer,
+        kind: str,
+        text: str,
+        conn: int | None = None,
+        detail: str = "",
+    ) -> None:
+        """Append a timeline line, bounded so a chatty session cannot exhaust memory."""
+        if len(self.timeline) >= MAX_TIMELINE:
+            self.timeline_cut = True
+            return
+        self.timeline.append(
+            TimelineEvent(ts_ns, side, layer, kind, text, conn, detail[:MAX_DETAIL])
+        )
+
+    def socket_for(self, nsp: str) -> SocketState:
+        """The newest socket of a namespace, or a new one when the last one has ended."""
+        for sock in reversed(self.sockets):
+            if sock.nsp == nsp:
+                if sock.disconnected_ns is None and sock.connect_error is None:
+                    return sock
+                break
+        sock = SocketState(nsp)
+        self.sockets.append(sock)
+        return sock
+
+    def assembler(self, side: Side) -> BinaryAssembler:
+        if side not in self.assemblers:
+            self.assemblers[side] = BinaryAssembler()
+        return self.assemblers[side]
+
+    def mark_closed(self, ts_ns: int, sign: str) -> None:
+        """Record the first observable end of the session; later signs do not move it."""
+        if self.closed_ns is None:
+            self.closed_ns = ts_ns
+            self.close_sign = sign
+
+    def freeze(self, capture_end_ns: int | None) -> Session:
+        heartbeats = list(self.heartbeats)
+        heartbeats.extend(
+            Heartbeat(p.pinger, p.ts_ns, None, p.acked_ns) for p in self.pending_pings
+        )
+        heartbeats.sort(key=lambda h: h.ping_ns)
+        if self.closed_ns is not None:
+            for sock in self.sockets:
+                if sock.is_open:
+                    sock.disconnected_ns = self.closed_ns
+        timeline = sorted(self.timeline, key=lambda e: e.ts_ns)
+        if self.timeline_cut:
+            timeline.append(
+                TimelineEvent(
+                    timeline[-1].ts_ns if timeline else self.opened_ns,
+                    None,
+                    Layer.EIO,
+                    "timeline-cut",
+                    f"timeline cut after {MAX_TIMELINE} events",
+                )
+            )
+        return Session(
+            sid=self.sid,
+            eio=self.eio,
+            client=self.client,
+            server=self.server,
+            transports=tuple(self.transports),
+            opened_ns=self.opened_ns,
+            last_seen_ns=self.last_seen_ns,
+            closed_ns=self.closed_ns,
+            upgraded_ns=self.upgraded_ns,
+            ping_interval_ms=self.ping_interval_ms,
+            ping_timeout_ms=self.ping_timeout_ms,
+            max_payload=self.max_payload,
+            sockets=tuple(s.freeze() for s in self.sockets),
+            heartbeats=tuple(heartbeats),
+            closes=tuple(self.closes),
+            http_failures=tuple(self.http_failures),
+            connections=tuple(c.facts or _open_conn_facts(c) for c in self.conns.values()),
+            timeline=tuple(timeline),
+            user_agent=self.user_agent,
+            open_at_capture_end=self.closed_ns is None,
+            upgrade_failed=self.upgrade_failed,
+            handshake_seen=self.handshake_seen,
+        )
+
+
+def _open_conn_facts(conn: ConnState) -> ConnFacts:
+    return ConnFacts(conn.conn, conn.transport, conn.opened_ns, None, None, None, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A capture-level fact the builder saw outside any live session (for findings)."""
+
+    kind: str  # a root-cause slug: protocol-mismatch, session-unknown, upgrade-failed, ...
+    ts_ns: int
+    sid: str | None
+    client: Endpoint | None
+    text: str
