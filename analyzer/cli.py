@@ -21,12 +21,12 @@ from analyzer.core import NS_PER_S, ns_to_s
 from analyzer.errors import InputError, SioscopeError, UsageError
 from analyzer.model import Analysis, Session
 from analyzer.pipeline import analyze
+from analyzer.report import command as report_command
 
 EXIT_OK = 0
 EXIT_GATE = 1
 EXIT_INTERNAL = 3
 BUNDLED_CAPTURE = "many-clients.pcap"
-REPORT_FORMATS = ("json",)
 
 
 def bundled_capture() -> str:
@@ -53,10 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--sid", required=True, help="Engine.IO session id (a unique prefix is enough)")
 
-    p = sub.add_parser("report", help="write a machine-readable report")
-    p.add_argument("files", nargs="+")
-    p.add_argument("--format", choices=REPORT_FORMATS, default="json")
-    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p = sub.add_parser("report", help="write a report for CI: json, csv, md, junit, html")
+    report_command.add_arguments(p)
+
+    p = sub.add_parser("tui", help="interactive triage in the terminal")
+    p.add_argument("file", nargs="?", help="capture to open (default: the bundled capture)")
     return parser
 
 
@@ -85,7 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "timeline":
         return _cmd_timeline(args.file, args.sid)
     if args.command == "report":
-        return _cmd_report(args.files, args.format, args.output)
+        return report_command.run(args, _load)
+    if args.command == "tui":
+        return _cmd_tui(args.file)
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -199,16 +202,11 @@ def _cmd_timeline(path: str, sid: str) -> int:
     return EXIT_OK
 
 
-def _cmd_report(files: list[str], fmt: str, output: str | None) -> int:
-    from analyzer.report.jsonreport import render_json
+def _cmd_tui(path: str | None) -> int:
+    # Imported here: the headless core never loads textual unless the TUI is asked for.
+    from tui.app import run_tui
 
-    analyses = [_load(path) for path in files]
-    text = render_json(analyses)
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
+    return run_tui(path or bundled_capture(), _load)
 
 
 if __name__ == "__main__":
