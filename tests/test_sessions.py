@@ -24,7 +24,13 @@ CLIENT = Endpoint("127.0.0.1", 50000)
 SERVER = Endpoint("127.0.0.1", 3000)
 SID = "AAAAAAAAAAAAAAAAAAAA"
 OPEN = "0" + json.dumps(
-    {"sid": SID, "upgrades": ["websocket"], "pingInterval": 1000, "pingTimeout": 2000, "maxPayload": 1000}
+    {
+        "sid": SID,
+        "upgrades": ["websocket"],
+        "pingInterval": 1000,
+        "pingTimeout": 2000,
+        "maxPayload": 1000,
+    }
 )
 
 
@@ -37,11 +43,20 @@ def request(at: float, target: str, method: str = "GET", body: bytes = b"") -> H
 
 
 def response(at: float, body: bytes, status: int = 200, ctype: str = "text/plain") -> HttpResponse:
-    return HttpResponse(t(at), status, "OK", (("Content-Type", ctype),), body, t(at), end_offset=len(body))
+    return HttpResponse(
+        t(at), status, "OK", (("Content-Type", ctype),), body, t(at), end_offset=len(body)
+    )
 
 
-def poll(conn: int, at: float, target: str, resp: HttpResponse | None, method: str = "GET",
-         body: bytes = b"", abort: AbortKind | None = None) -> HttpExchange:
+def poll(
+    conn: int,
+    at: float,
+    target: str,
+    resp: HttpResponse | None,
+    method: str = "GET",
+    body: bytes = b"",
+    abort: AbortKind | None = None,
+) -> HttpExchange:
     return HttpExchange(conn, CLIENT, SERVER, request(at, target, method, body), resp, abort)
 
 
@@ -78,8 +93,9 @@ def upgraded_session_events() -> list[object]:
         ws(2, Side.CLIENT, 2.5, "41"),
         WsClose(2, Side.CLIENT, t(2.501), None, ""),
         WsClose(2, Side.SERVER, t(2.502), None, ""),
-        ConnectionEnded(2, CLIENT, SERVER, t(2.503), TcpEnd.CLEAN_CLOSE, Side.CLIENT, None,
-                        t(2.503), None),
+        ConnectionEnded(
+            2, CLIENT, SERVER, t(2.503), TcpEnd.CLEAN_CLOSE, Side.CLIENT, None, t(2.503), None
+        ),
     ]
 
 
@@ -128,7 +144,9 @@ def test_unknown_sid_400_is_a_finding_not_a_session() -> None:
 def test_version_mismatch_handshake_is_a_finding() -> None:
     body = b'{"code":5,"message":"Unsupported protocol version"}'
     builder = SessionBuilder()
-    builder.feed(poll(0, 0.0, "/socket.io/?EIO=3&transport=polling&t=x", response(0.001, body, 400)))
+    builder.feed(
+        poll(0, 0.0, "/socket.io/?EIO=3&transport=polling&t=x", response(0.001, body, 400))
+    )
     (obs,) = builder.observations
     assert obs.kind == "protocol-mismatch"
 

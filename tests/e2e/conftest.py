@@ -31,5 +31,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "truth" in metafunc.fixturenames:
         files = truth_files()
         metafunc.parametrize(
-            "truth", [load_truth(p) for p in files], ids=[p.name.removesuffix(".truth.json") for p in files]
+            "truth",
+            [load_truth(p) for p in files],
+            ids=[p.name.removesuffix(".truth.json") for p in files],
         )

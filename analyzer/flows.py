@@ -1,0 +1,312 @@
+"""From TCP events to transport events: HTTP/1.1 and WebSocket per connection, sans-I/O.
+
+`FlowDecoder` keeps one `Http1Connection` (then two `WsParser`s after a 101) per TCP
+connection, turns originator/responder into client/server, recognises TLS and other
+non-HTTP connections (counted, their bytes ignored) and frees a connection's state as soon
+as it closes. Diagnostics accumulate in `diagnostics`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+
+from analyzer.core import Diagnostic, Endpoint, Severity, Side
+from analyzer.errors import DecodeError
+from analyzer.http1 import Http1Connection, HttpLimits, HttpOut
+from analyzer.net.events import (
+    Acked,
+    ConnectionClosed,
+    ConnectionOpened,
+    Direction,
+    Retransmitted,
+    StreamData,
+    StreamGap,
+    TcpEvent,
+)
+from analyzer.transport import (
+    AbortKind,
+    ConnectionEnded,
+    DataAcked,
+    Retransmission,
+    TcpEnd,
+    TransportEvent,
+    WsOpened,
+)
+from analyzer.websocket import DeflateParams, WsLimits, WsOut, WsParser, parse_deflate_params
+
+_REQUEST_START = re.compile(rb"[A-Z][A-Z_-]{0,19} ")
+_MAYBE_REQUEST = re.compile(rb"[A-Z][A-Z_-]{0,19}")
+_HOLD_LIMIT = 64 * 1024  # bytes held while the first sender's bytes are ambiguous
+_TLS_RECORD_TYPES = frozenset(range(0x14, 0x18))  # change_cipher_spec .. application_data
+_MIRRORED_END = {
+    TcpEnd.RESET_BY_CLIENT: TcpEnd.RESET_BY_SERVER,
+    TcpEnd.RESET_BY_SERVER: TcpEnd.RESET_BY_CLIENT,
+    TcpEnd.CLOSED_BY_CLIENT_ONLY: TcpEnd.CLOSED_BY_SERVER_ONLY,
+    TcpEnd.CLOSED_BY_SERVER_ONLY: TcpEnd.CLOSED_BY_CLIENT_ONLY,
+}
+
+
+class FlowKind(enum.Enum):
+    """What a connection carries, decided from the first bytes it sent."""
+
+    PENDING = "pending"  # no (or too few) bytes yet
+    HTTP = "http"
+    TLS = "tls"
+    OTHER = "other"
+
+
+def classify_first_bytes(data: bytes) -> tuple[FlowKind, bool | None]:
+    """(kind, whether the sender is the client) from a connection's first bytes.
+
+    PENDING means the bytes so far fit more than one answer.
+    """
+    if len(data) >= 2 and data[0] in _TLS_RECORD_TYPES and data[1] == 3:
+        return FlowKind.TLS, data[0] == 0x16
+    if data.startswith(b"HTTP/"):
+        return FlowKind.HTTP, False
+    if _REQUEST_START.match(data):
+        return FlowKind.HTTP, True
+    undecided = len(data) < 2 and data[:1] in (b"", *(bytes([t]) for t in _TLS_RECORD_TYPES))
+    if undecided or b"HTTP/".startswith(data) or _MAYBE_REQUEST.fullmatch(data):
+        return FlowKind.PENDING, None
+    return FlowKind.OTHER, None
+
+
+@dataclass(slots=True)
+class _Flow:
+    """Everything kept about one open TCP connection."""
+
+    opened: ConnectionOpened
+    kind: FlowKind = FlowKind.PENDING
+    client_dir: Direction = Direction.ORIGINATOR
+    first_sender: Direction | None = None
+    held: list[StreamData | StreamGap] = field(default_factory=list)
+    http: Http1Connection | None = None
+    ws: dict[Direction, WsParser] = field(default_factory=dict)
+    last_ts: int = 0
+
+    def side(self, direction: Direction) -> Side:
+        return Side.CLIENT if direction is self.client_dir else Side.SERVER
+
+    def endpoints(self) -> tuple[Endpoint, Endpoint]:
+        """(client, server)."""
+        pair = (self.opened.originator, self.opened.responder)
+        return pair if self.client_dir is Direction.ORIGINATOR else (pair[1], pair[0])
+
+
+class FlowDecoder:
+    """TCP events in, transport events out, in the order their last byte was seen."""
+
+    def __init__(
+        self, *, http_limits: HttpLimits | None = None, ws_limits: WsLimits | None = None
+    ) -> None:
+        self._http_limits = http_limits
+        self._ws_limits = ws_limits
+        self._flows: dict[int, _Flow] = {}
+        self._unknown_conns: set[int] = set()
+        self.diagnostics: list[Diagnostic] = []
+        self.tls_connections = 0
+        self.tls_endpoints: list[tuple[Endpoint, Endpoint]] = []  # (client, server)
+        self.other_connections = 0
+
+    def feed(self, ev: TcpEvent) -> list[TransportEvent]:
+        out: list[TransportEvent] = []
+        if isinstance(ev, ConnectionOpened):
+            self._flows[ev.conn] = _Flow(ev, last_ts=ev.ts_ns)
+            return out
+        flow = self._flows.get(ev.conn)
+        if flow is None:
+            self._unknown(ev.conn)
+            return out
+        flow.last_ts = max(flow.last_ts, ev.ts_ns)
+        match ev:
+            case StreamData() | StreamGap():
+                self._on_stream(flow, ev, out)
+            case Acked() if self._wanted(flow):
+                out.append(DataAcked(ev.conn, flow.side(ev.direction), ev.ts_ns, ev.offset))
+            case Retransmitted() if self._wanted(flow):
+                side = flow.side(ev.direction)
+                out.append(Retransmission(ev.conn, side, ev.ts_ns, ev.offset, ev.length))
+            case ConnectionClosed():
+                self._on_closed(flow, ev, out)
+        return out
+
+    def finish(self) -> list[TransportEvent]:
+        """Close what TCP reassembly left open (it normally closes everything itself)."""
+        out: list[TransportEvent] = []
+        for flow in list(self._flows.values()):
+            ts = flow.last_ts
+            end = TcpEnd.OPEN_AT_END if flow.opened.handshake_seen else TcpEnd.MIDSTREAM
+            closed = ConnectionClosed(
+                flow.opened.conn, ts, end, None, None, None, None, {}, {}, 0, 0, 0
+            )
+            self._on_closed(flow, closed, out)
+        return out
+
+    # -- stream data -----------------------------------------------------------------
+
+    @staticmethod
+    def _wanted(flow: _Flow) -> bool:
+        return flow.kind in (FlowKind.PENDING, FlowKind.HTTP)
+
+    def _on_stream(
+        self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]
+    ) -> None:
+        if flow.kind is FlowKind.PENDING:
+            flow.held.append(ev)
+            held_bytes = sum(len(e.data) for e in flow.held if isinstance(e, StreamData))
+            self._classify(flow, final=held_bytes > _HOLD_LIMIT)
+            if flow.kind is FlowKind.PENDING:
+                return
+            held, flow.held = flow.held, []
+            for item in held:
+                self._route(flow, item, out)
+        else:
+            self._route(flow, ev, out)
+
+    def _classify(self, flow: _Flow, *, final: bool) -> None:
+        if flow.first_sender is None:
+            first = next((e for e in flow.held if isinstance(e, StreamData) and e.data), None)
+            if first is None:
+                return
+            flow.first_sender = first.direction
+        sender = flow.first_sender
+        data = b"".join(
+            e.data for e in flow.held if isinstance(e, StreamData) and e.direction is sender
+        )
+        kind, sender_is_client = classify_first_bytes(data[:64])
+        if kind is FlowKind.PENDING and not final:
+            return
+        flow.kind = FlowKind.OTHER if kind is FlowKind.PENDING else kind
+        if sender_is_client is not None:
+            flow.client_dir = sender if sender_is_client else sender.other
+        if flow.kind is FlowKind.HTTP:
+            flow.http = Http1Connection(
+                flow.opened.conn,
+                flow.opened.originator,
+                flow.opened.responder,
+                client=flow.client_dir,
+                limits=self._http_limits,
+            )
+        elif flow.kind is FlowKind.TLS:
+            self.tls_connections += 1
+            self.tls_endpoints.append(flow.endpoints())
+        else:
+            self.other_connections += 1
+            self._diag(flow, "flow-not-http", f"first bytes {data[:16]!r} are not HTTP or TLS")
+        flow.held = flow.held if flow.kind is FlowKind.HTTP else []
+
+    def _route(self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]) -> None:
+        if flow.kind is not FlowKind.HTTP or flow.http is None:
+            return
+        if flow.ws:
+            parser = flow.ws[ev.direction]
+            if isinstance(ev, StreamData):
+                self._collect(parser.feed(ev.ts_ns, ev.data, ev.offset), out)
+            else:
+                self._collect(parser.gap(ev.ts_ns, ev.offset, ev.length), out)
+            return
+        if isinstance(ev, StreamData):
+            results = flow.http.feed(ev.direction, ev.ts_ns, ev.data, ev.offset)
+        else:
+            results = flow.http.gap(ev.direction, ev.ts_ns, ev.offset, ev.length)
+        for item in results:
+            self._collect([item], out)
+            if isinstance(item, WsOpened):
+                self._open_websocket(flow, item, out)
+
+    def _open_websocket(self, flow: _Flow, opened: WsOpened, out: list[TransportEvent]) -> None:
+        assert flow.http is not None
+        deflate: DeflateParams | None
+        try:
+            deflate = parse_deflate_params(opened.extensions)
+        except DecodeError as err:
+            self._diag(flow, "ws-bad-extensions", f"{err.message}; assuming defaults")
+            deflate = DeflateParams()
+        for direction in Direction:
+            flow.ws[direction] = WsParser(
+                flow.opened.conn, flow.side(direction), deflate=deflate, limits=self._ws_limits
+            )
+        for direction, ts_ns, offset, data in flow.http.take_upgraded_data():
+            self._collect(flow.ws[direction].feed(ts_ns, data, offset), out)
+
+    def _collect(self, items: list[HttpOut] | list[WsOut], out: list[TransportEvent]) -> None:
+        for item in items:
+            if isinstance(item, Diagnostic):
+                self.diagnostics.append(item)
+            else:
+                out.append(item)
+
+    # -- connection end --------------------------------------------------------------
+
+    def _on_closed(self, flow: _Flow, ev: ConnectionClosed, out: list[TransportEvent]) -> None:
+        if flow.kind is FlowKind.PENDING and flow.held:
+            self._classify(flow, final=True)
+            held, flow.held = flow.held, []
+            for item in held:
+                self._route(flow, item, out)
+        server_dir = flow.client_dir.other
+        for parser in flow.ws.values():
+            self._collect(parser.finish(), out)
+        if flow.http is not None and not flow.ws:
+            server_closed = ev.first_fin is server_dir or ev.end is TcpEnd.CLEAN_CLOSE
+            abort = self._abort_kind(flow, ev)
+            self._collect(flow.http.finish(ev.ts_ns, abort, server_closed=server_closed), out)
+        if self._wanted(flow):
+            out.append(self._ended(flow, ev))
+        del self._flows[ev.conn]
+
+    @staticmethod
+    def _abort_kind(flow: _Flow, ev: ConnectionClosed) -> AbortKind:
+        """Who ended the connection first (FIN or RST), for requests left unanswered."""
+        closes = [
+            (ts, d)
+            for d, ts in ((ev.first_fin, ev.fin_ts_ns), (ev.first_rst, ev.rst_ts_ns))
+            if d is not None and ts is not None
+        ]
+        if not closes:
+            return AbortKind.CAPTURE_ENDED
+        first = min(closes, key=lambda close: close[0])[1]
+        return AbortKind.CLIENT_CLOSED if first is flow.client_dir else AbortKind.SERVER_CLOSED
+
+    @staticmethod
+    def _ended(flow: _Flow, ev: ConnectionClosed) -> ConnectionEnded:
+        client, server = flow.endpoints()
+        swapped = flow.client_dir is Direction.RESPONDER
+        end = _MIRRORED_END.get(ev.end, ev.end) if swapped else ev.end
+        return ConnectionEnded(
+            conn=ev.conn,
+            client=client,
+            server=server,
+            ts_ns=ev.ts_ns,
+            end=end,
+            first_fin=flow.side(ev.first_fin) if ev.first_fin else None,
+            first_rst=flow.side(ev.first_rst) if ev.first_rst else None,
+            fin_ts_ns=ev.fin_ts_ns,
+            rst_ts_ns=ev.rst_ts_ns,
+            last_payload_ns={flow.side(d): ts for d, ts in ev.last_payload_ns.items()},
+            retransmissions={flow.side(d): n for d, n in ev.retransmissions.items()},
+            gaps=ev.gap_bytes,
+            direction_guessed=flow.opened.direction_guessed,
+        )
+
+    # -- diagnostics -----------------------------------------------------------------
+
+    def _unknown(self, conn: int) -> None:
+        if conn not in self._unknown_conns:
+            self._unknown_conns.add(conn)
+            self.diagnostics.append(
+                Diagnostic(
+                    "flow-unknown-conn",
+                    Severity.WARNING,
+                    f"conn {conn}",
+                    "event before ConnectionOpened",
+                )
+            )
+
+    def _diag(self, flow: _Flow, code: str, message: str) -> None:
+        self.diagnostics.append(
+            Diagnostic(code, Severity.INFO, f"conn {flow.opened.conn}", message)
+        )

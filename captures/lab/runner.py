@@ -1,0 +1,122 @@
+"""Run one scenario end to end: sandbox, peers, fault, capture, truth file, manifest."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from captures.lab import manifest
+from captures.lab.sandbox import NODE_DIR, LabError, Process, Sandbox
+from captures.lab.scenario import JsonDict, Peer, Scenario
+from captures.lab.truth import CaptureMeta, build_truth, validate
+
+LAB_DIR = Path(__file__).resolve().parent
+CAPTURES_DIR = LAB_DIR.parent
+REQUIRED_TOOLS = ("ip", "nft", "tcpdump", "node")
+
+
+@dataclass
+class ScenarioContext:
+    """The ``LabContext`` a scenario's ``run`` receives; a thin layer over the sandbox."""
+
+    box: Sandbox
+    port: int
+    url: str
+
+    def node(self, script: str, name: str, **args: Any) -> Process:
+        """Start ``node/<script>.js`` with ``--key=<json>`` arguments."""
+        argv = ["node", str(NODE_DIR / f"{script}.js")]
+        argv += [f"--{key}={json.dumps(value)}" for key, value in args.items()]
+        return self.box.spawn(argv, name)
+
+    def spawn(self, argv: list[str], name: str, env: Mapping[str, str] | None = None) -> Process:
+        return self.box.spawn(argv, name, env)
+
+    def send(self, target: Peer, cmd: str, /, **fields: Any) -> None:
+        self.box.note(f"command {cmd} {fields} -> {target.name}")
+        self.box.send_line(_process(target), {"cmd": cmd, **fields})
+
+    def kill(self, peer: Peer) -> None:
+        self.box.signal(_process(peer), signal.SIGKILL)
+
+    def stop(self, peer: Peer) -> None:
+        self.box.signal(_process(peer), signal.SIGSTOP)
+
+    def cont(self, peer: Peer) -> None:
+        self.box.signal(_process(peer), signal.SIGCONT)
+
+    def drop_network(self) -> None:
+        self.box.drop_network()
+
+    def restore_network(self) -> None:
+        self.box.restore_network()
+
+    def sleep(self, seconds: float) -> None:
+        self.box.sleep(seconds)
+
+    def wait_for(
+        self, event: str, *, count: int = 1, timeout: float = 10.0, **match: Any
+    ) -> list[JsonDict]:
+        return self.box.wait_for(event, count, timeout, match)
+
+    def note(self, text: str) -> None:
+        self.box.note(text)
+
+
+def _process(peer: Peer) -> Process:
+    if not isinstance(peer, Process):
+        raise LabError(f"{peer!r} was not started by this lab")
+    return peer
+
+
+def missing_requirements() -> list[str]:
+    """Why the lab cannot run here (empty when it can)."""
+    problems = [f"{tool} not found" for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if os.geteuid() != 0:
+        problems.append("not root (network namespaces and tcpdump need it)")
+    if not (LAB_DIR / "node_modules" / "socket.io").is_dir():
+        problems.append("node_modules missing: run npm ci in captures/lab")
+    return problems
+
+
+def run_scenario(scenario: Scenario, out_dir: Path, work_root: Path, index: int) -> Path:
+    """Capture one scenario into ``out_dir``; return the truth file written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pcap = out_dir / f"{scenario.name}.pcap"
+    work = work_root / scenario.name
+    shutil.rmtree(work, ignore_errors=True)
+    box = Sandbox(
+        netns=f"sio-lab-{os.getpid()}-{index}",
+        port=scenario.port,
+        work_dir=work,
+        pcap_path=pcap,
+        deadline=time.monotonic() + scenario.time_limit,
+    )
+    try:
+        with box:
+            ctx = ScenarioContext(box, scenario.port, f"http://127.0.0.1:{scenario.port}")
+            scenario.run(ctx)
+            box.finish_capture()
+    except BaseException:
+        pcap.unlink(missing_ok=True)  # a capture without its truth must not be left behind
+        raise
+    meta = CaptureMeta(
+        file=pcap.name,
+        server=f"127.0.0.1:{scenario.port}",
+        filter=box.capture_filter,
+        started_at=round(box.started_at, 3),
+        ended_at=round(box.ended_at, 3),
+    )
+    truth = build_truth(box.events(), scenario, meta, box.lab_notes)
+    validate(truth)
+    truth_path = out_dir / f"{scenario.name}.truth.json"
+    truth_path.write_text(json.dumps(truth, indent=2) + "\n")
+    manifest.update(out_dir / "manifest.json", truth)
+    return truth_path
