@@ -6,14 +6,15 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from analyzer.capture.base import CaptureFormat, CaptureInfo
+from analyzer.capture.base import CaptureFormat, CaptureInfo, Frame
 from analyzer.capture.har import read_har
-from analyzer.capture.pcap import open_frames
+from analyzer.capture.pcap import FrameSource, open_frames
 from analyzer.capture.sniff import sniff_file
 from analyzer.core import Diagnostic
 from analyzer.flows import FlowDecoder
 from analyzer.model import Analysis, Finding, Session
 from analyzer.net import tcp_events
+from analyzer.net.events import TcpEvent
 from analyzer.net.tcp import TcpReassembler
 from analyzer.sessions import Observation, SessionBuilder
 from analyzer.transport import TransportEvent
@@ -84,26 +85,26 @@ def analyze(
 
 
 def _transport_events(
-    tcp: Iterator[object],
+    tcp: Iterator[TcpEvent],
     reassembler: TcpReassembler,
     flows: FlowDecoder,
     info_so_far: Callable[[], CaptureInfo],
 ) -> Iterator[TransportEvent]:
     for event in tcp:
-        yield from flows.feed(event)  # type: ignore[arg-type]
+        yield from flows.feed(event)
     for event in reassembler.finish(truncated=info_so_far().truncated):
         yield from flows.feed(event)
     yield from flows.finish()
 
 
-def _with_progress(source: Iterable[object], progress: ProgressCallback | None) -> Iterator[object]:
+def _with_progress(source: FrameSource, progress: ProgressCallback | None) -> Iterator[Frame]:
     if progress is None:
         yield from source
         return
-    size = getattr(source, "size", 0) or 0
+    size = source.size
     for n, frame in enumerate(source):
         if n % 20_000 == 0:
-            progress(getattr(source, "offset", 0), size)
+            progress(source.offset, size)
         yield frame
     progress(size, size)
 

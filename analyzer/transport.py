@@ -134,8 +134,8 @@ class TcpEnd(enum.Enum):
     """How a TCP connection ended, with zeek's conn_state code."""
 
     CLEAN_CLOSE = "SF"  # both FINs
-    CLOSED_BY_CLIENT_ONLY = "S3"  # client FIN, server never closed (half-closed at end)
-    CLOSED_BY_SERVER_ONLY = "S2"  # server FIN, client never closed (half-closed at end)
+    CLOSED_BY_CLIENT_ONLY = "S2"  # client FIN, server never closed (half-closed at end)
+    CLOSED_BY_SERVER_ONLY = "S3"  # server FIN, client never closed (half-closed at end)
     RESET_BY_CLIENT = "RSTO"  # client (originator) reset
     RESET_BY_SERVER = "RSTR"  # server (responder) reset
     REJECTED = "REJ"  # SYN answered by RST
