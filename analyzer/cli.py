@@ -20,7 +20,7 @@ from analyzer import __version__
 from analyzer.core import NS_PER_S, ns_to_s
 from analyzer.errors import InputError, SioscopeError, UsageError
 from analyzer.model import Analysis, Session
-from analyzer.pipeline import analyze
+from analyzer.pipeline import ProgressCallback, analyze
 from analyzer.report import command as report_command
 
 EXIT_OK = 0
@@ -86,18 +86,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "timeline":
         return _cmd_timeline(args.file, args.sid)
     if args.command == "report":
-        return report_command.run(args, _load)
+        return report_command.run(args, _load, load_with_progress=_load)
     if args.command == "tui":
         return _cmd_tui(args.file)
     raise UsageError(f"unknown command {args.command}")
 
 
-def _load(path: str) -> Analysis:
+def _load(path: str, progress: ProgressCallback | None = None) -> Analysis:
     if not Path(path).exists():
         raise InputError("no such file", path=path)
     if Path(path).is_dir():
         raise InputError("is a directory, not a capture file", path=path)
-    return analyze(path)
+    return analyze(path, progress=progress)
 
 
 def _cmd_analyze(files: list[str]) -> int:

@@ -90,6 +90,7 @@ class EngineClose:
     via: str  # "eio-close-packet" | "ws-close-frame"
     code: int | None = None  # ws close code (None = no body: peer reports 1005)
     reason: str = ""
+    conn: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,8 @@ class ConnFacts:
     first_fin: Side | None
     first_rst: Side | None
     retransmissions: dict[Side, int] = field(default_factory=dict)
+    fin_ns: int | None = None  # first FIN
+    rst_ns: int | None = None  # first RST
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,9 @@ class Session:
     open_at_capture_end: bool = False
     upgrade_failed: bool = False
     handshake_seen: bool = True  # False: the capture started after the handshake
+    ws_conn: int | None = None  # the websocket connection the session ran on (or probed)
+    query: tuple[tuple[str, str], ...] = ()  # the handshake's query, minus Engine.IO's own params
+    server_software: str | None = None  # the handshake response's Server header
     verdict: Verdict = field(default_factory=Verdict)
 
 

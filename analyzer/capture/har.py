@@ -256,11 +256,15 @@ class _EntryReader:
     def _entry(self, conn: int, entry: dict[str, object], where: str) -> None:
         start = _started_ns(entry.get("startedDateTime"), f"{where}.startedDateTime")
         total = _number(entry.get("time", 0))
+        request_raw = _dict(entry.get("request"), f"{where}.request")
+        response_raw = _opt_dict(entry.get("response"))
+        if total is not None and total < 0 and _never_answered(response_raw):
+            # Chrome and Playwright write time -1 and status -1 (or 0) for a request that was
+            # aborted before any response, such as the long-poll GET of a closing page.
+            total = 0.0
         if total is None or total < 0:
             raise _Skip(f"negative or invalid time {entry.get('time')!r}", where=f"{where}.time")
         end = _checked_ts(start + _ms_to_ns(total), f"{where}.time")
-        request_raw = _dict(entry.get("request"), f"{where}.request")
-        response_raw = _opt_dict(entry.get("response"))
         url = _str(request_raw.get("url"), f"{where}.request.url")
         client = _endpoint(entry.get("_clientAddress")) or HAR_CLIENT
         server = self._server(entry, url, f"{where}.request.url")
@@ -280,9 +284,8 @@ class _EntryReader:
         error = response_raw.get("_error")
         error_text = error if isinstance(error, str) and error else None
         if not isinstance(status, int) or status <= 0 or error_text:
-            exchange = HttpExchange(
-                conn, client, server, request, None, AbortKind.HAR_ERROR, error_text
-            )
+            text = error_text or "no response (request aborted)"
+            exchange = HttpExchange(conn, client, server, request, None, AbortKind.HAR_ERROR, text)
         else:
             response = self._response(response_raw, answered, end, f"{where}.response")
             exchange = HttpExchange(conn, client, server, request, response)
@@ -400,3 +403,8 @@ class _EntryReader:
         if not 0 < seconds < 1e11:
             raise _Skip(f"absurd message time {value!r}", where=f"{where}.time")
         return _checked_ts(round(seconds * 1_000_000) * 1000, f"{where}.time")
+
+
+def _never_answered(response: dict[str, object]) -> bool:
+    status = response.get("status")
+    return not isinstance(status, int) or status <= 0

@@ -119,8 +119,11 @@ def summary_dict(analysis: Analysis) -> dict[str, Any]:
     }
 
 
-def render_json(analyses: list[Analysis]) -> str:
-    """One capture: the report object; several: {"schema", "reports": [...]}."""
+def render_json(analyses: list[Analysis], gates: dict[str, Any] | None = None) -> str:
+    """One capture: the report object; several: {"schema", "reports": [...]}.
+
+    `gates` (added field): the verdict of `--fail-on`/`--max-share`, present only when set.
+    """
     if len(analyses) == 1:
         payload: dict[str, Any] = report_dict(analyses[0])
     else:
@@ -128,4 +131,6 @@ def render_json(analyses: list[Analysis]) -> str:
             "schema": "sioscope/report-set-v1",
             "reports": [report_dict(a) for a in analyses],
         }
+    if gates is not None:
+        payload["gates"] = gates
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"

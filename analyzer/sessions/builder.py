@@ -46,6 +46,14 @@ MAX_CONNS_PER_SESSION = 512
 MAX_RETRANSMIT_NOTES = 50
 
 
+ENGINE_PARAMS = frozenset({"EIO", "transport", "t", "sid", "b64", "j"})
+
+
+def app_query(query: EioQuery) -> tuple[tuple[str, str], ...]:
+    """The application's own query parameters (a client fingerprint across reconnects)."""
+    return tuple((k, v) for k, v in query.params if k not in ENGINE_PARAMS)
+
+
 class SessionBuilder:
     """Feed transport events in capture order; collect finished `Session` records."""
 
@@ -133,6 +141,8 @@ class SessionBuilder:
         if state is None:
             return
         state.user_agent = header(ex.request.headers, "user-agent")
+        state.query = app_query(query)
+        state.server_software = header(resp.headers, "server")
         state.note(
             ex.request.ts_ns,
             Side.CLIENT,
@@ -392,6 +402,8 @@ class SessionBuilder:
         if state is None:
             return
         state.user_agent = header(opened.request.headers, "user-agent")
+        state.query = app_query(query)
+        state.server_software = header(opened.response.headers, "server")
         state.ws_conn = ev.conn
         state.upgraded_ns = None
         state.note(
@@ -414,7 +426,7 @@ class SessionBuilder:
         state.touch(ev.ts_ns)
         code = "no code (peer reports 1005)" if ev.code is None else str(ev.code)
         reason = f" {ev.reason!r}" if ev.reason else ""
-        state.closes.append(EngineClose(ev.side, ev.ts_ns, "ws-close-frame", ev.code, ev.reason))
+        state.closes.append(EngineClose(ev.side, ev.ts_ns, "ws-close-frame", ev.code, ev.reason, ev.conn))
         state.note(
             ev.ts_ns, ev.side, Layer.WS, "close-frame", f"close frame {code}{reason}", ev.conn
         )
@@ -459,6 +471,8 @@ class SessionBuilder:
             ev.first_fin,
             ev.first_rst,
             dict(ev.retransmissions),
+            ev.fin_ts_ns,
+            ev.rst_ts_ns,
         )
         if cstate is not None:
             cstate.facts = facts

@@ -102,6 +102,8 @@ class SessionState:
     timeline: list[TimelineEvent] = field(default_factory=list)
     timeline_cut: bool = False
     upgrade_failed: bool = False
+    query: tuple[tuple[str, str], ...] = ()
+    server_software: str | None = None
     assemblers: dict[Side, BinaryAssembler] = field(default_factory=dict)
 
     def touch(self, ts_ns: int) -> None:
@@ -195,6 +197,9 @@ class SessionState:
             open_at_capture_end=self.closed_ns is None,
             upgrade_failed=self.upgrade_failed,
             handshake_seen=self.handshake_seen,
+            ws_conn=self.ws_conn,
+            query=self.query,
+            server_software=self.server_software,
         )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +58,28 @@ def load(path: Path) -> list[JsonDict]:
     return captures
 
 
+def _entries(truth: JsonDict) -> list[JsonDict]:
+    """The entry of a truth's capture, and one for the HAR recorded in the same run."""
+    first = entry(truth)
+    har = truth["capture"].get("har")
+    return [first] if har is None else [first, {**first, "file": har}]
+
+
 def update(path: Path, truth: JsonDict) -> None:
-    """Replace (or add) the entry for this truth's capture; keep entries sorted by file."""
-    new = entry(truth)
-    entries = [e for e in load(path) if e.get("file") != new["file"]] + [new]
-    entries.sort(key=lambda e: str(e["file"]))
-    doc = {"schema": MANIFEST_SCHEMA, "captures": entries}
-    path.write_text(json.dumps(doc, indent=2) + "\n")
+    """Rewrite the manifest from every truth file beside it, with `truth` taking precedence.
+
+    Rebuilding from the truth files (instead of editing the previous manifest) keeps the
+    manifest right when several lab runs finish at once; the write is atomic.
+    """
+    entries: dict[str, JsonDict] = {}
+    for truth_path in sorted(path.parent.glob("*.truth.json")):
+        with contextlib.suppress(ValueError, KeyError):
+            for item in _entries(json.loads(truth_path.read_text())):
+                entries[str(item["file"])] = item
+    for item in _entries(truth):
+        entries[str(item["file"])] = item
+    doc = {"schema": MANIFEST_SCHEMA, "captures": [entries[k] for k in sorted(entries)]}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, path)

@@ -69,6 +69,9 @@ class ScenarioContext:
     def note(self, text: str) -> None:
         self.box.note(text)
 
+    def work_path(self, name: str) -> Path:
+        return self.box.work_dir / name
+
 
 def _process(peer: Peer) -> Process:
     if not isinstance(peer, Process):
@@ -104,8 +107,14 @@ def run_scenario(scenario: Scenario, out_dir: Path, work_root: Path, index: int)
             ctx = ScenarioContext(box, scenario.port, f"http://127.0.0.1:{scenario.port}")
             scenario.run(ctx)
             box.finish_capture()
+            lab_notes = list(box.lab_notes)  # steps after the capture are not part of it
+            scenario.after_capture(ctx)
+        keylog = _copy_keylog(scenario, work, out_dir)
+        har = _copy_har(scenario, work, out_dir)
     except BaseException:
         pcap.unlink(missing_ok=True)  # a capture without its truth must not be left behind
+        (out_dir / f"{scenario.name}.keys").unlink(missing_ok=True)
+        (out_dir / f"{scenario.name}.har").unlink(missing_ok=True)
         raise
     meta = CaptureMeta(
         file=pcap.name,
@@ -113,10 +122,36 @@ def run_scenario(scenario: Scenario, out_dir: Path, work_root: Path, index: int)
         filter=box.capture_filter,
         started_at=round(box.started_at, 3),
         ended_at=round(box.ended_at, 3),
+        tls_keylog=keylog,
+        har=har,
     )
-    truth = build_truth(box.events(), scenario, meta, box.lab_notes)
+    truth = build_truth(box.events(), scenario, meta, lab_notes)
     validate(truth)
     truth_path = out_dir / f"{scenario.name}.truth.json"
     truth_path.write_text(json.dumps(truth, indent=2) + "\n")
     manifest.update(out_dir / "manifest.json", truth)
     return truth_path
+
+
+def _copy_keylog(scenario: Scenario, work: Path, out_dir: Path) -> str | None:
+    """Put the run's TLS key log beside its capture, so tools can decrypt it."""
+    if scenario.tls_keylog is None:
+        return None
+    source = work / scenario.tls_keylog
+    if not source.is_file() or source.stat().st_size == 0:
+        raise LabError(f"no TLS key log was written to {scenario.tls_keylog}")
+    target = out_dir / f"{scenario.name}.keys"
+    shutil.copyfile(source, target)
+    return target.name
+
+
+def _copy_har(scenario: Scenario, work: Path, out_dir: Path) -> str | None:
+    """Put the HAR a browser recorded during the run beside its capture."""
+    if scenario.har is None:
+        return None
+    source = work / scenario.har
+    if not source.is_file() or source.stat().st_size == 0:
+        raise LabError(f"no HAR was written to {scenario.har}")
+    target = out_dir / f"{scenario.name}.har"
+    shutil.copyfile(source, target)
+    return target.name

@@ -101,7 +101,7 @@ class Sandbox:
             if proc.alive():
                 with suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGSTOP)
-        time.sleep(0.3)
+        time.sleep(0.5)
         self.ended_at = time.time()
         self._stop_tcpdump()
 
@@ -117,7 +117,10 @@ class Sandbox:
             run_checked(["ip", "netns", "delete", self.netns])
 
     def _start_tcpdump(self) -> None:
-        argv = ["tcpdump", "-U", "-s", "0", "-n", "-Z", "root", "-i", "lo"]
+        # --immediate-mode: without it libpcap hands packets over in blocks that retire only
+        # on a timeout, and the packets of the last block are lost when tcpdump is stopped.
+        argv = ["tcpdump", "--immediate-mode", "-B", "16384", "-U", "-s", "0", "-n", "-Z", "root"]
+        argv += ["-i", "lo"]
         argv += ["-w", str(self.pcap_path), self.capture_filter]
         self.tcpdump = self._popen(argv, "tcpdump", stderr_pipe=True)
         if not _wait_for_line(self.tcpdump.popen.stderr, b"listening on", TCPDUMP_READY_S):
@@ -133,8 +136,16 @@ class Sandbox:
             proc.popen.wait(timeout=10)
         except subprocess.TimeoutExpired:
             _kill_and_reap(proc)
+        report = b""
         if proc.popen.stderr is not None:
+            with suppress(OSError):
+                report = proc.popen.stderr.read()
             proc.popen.stderr.close()
+        proc.log_path.write_bytes(report)
+        dropped = _dropped_packets(report.decode("utf-8", "replace"))
+        if dropped:
+            # A capture with holes would teach the analyzer wrong lessons: fail the run.
+            raise LabError(f"tcpdump dropped {dropped} packets; run the scenario again")
 
     @property
     def capture_filter(self) -> str:
@@ -248,6 +259,16 @@ def _matches(event: JsonDict, match: JsonDict) -> bool:
         elif have != want:
             return False
     return True
+
+
+def _dropped_packets(report: str) -> int:
+    """Packets tcpdump's closing statistics say were dropped (by the kernel or the filter)."""
+    total = 0
+    for line in report.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0].isdigit() and "dropped" in line:
+            total += int(words[0])
+    return total
 
 
 def _wait_for_line(stream: IO[bytes] | None, needle: bytes, timeout: float) -> bool:

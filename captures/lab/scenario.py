@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 JsonDict = dict[str, Any]
@@ -58,6 +59,10 @@ class LabContext(Protocol):
 
     def note(self, text: str) -> None: ...
 
+    def work_path(self, name: str) -> Path:
+        """A file in this run's work directory (git-ignored): configs, certificates, logs."""
+        ...
+
 
 class Scenario:
     """Base class: subclasses set the metadata and implement ``run``."""
@@ -72,9 +77,21 @@ class Scenario:
     #: ``{"client-*": {"server_close": "transport close"}}``. Only used to add a note
     #: to the truth when a library says something else; never written as truth.
     expected: ClassVar[Mapping[str, Mapping[str, str | None]]] = {}
+    #: Name of a work-directory file holding the run's TLS key log (see ``work_path``); the
+    #: runner copies it beside the capture as ``<name>.keys`` and names it in the truth.
+    tls_keylog: ClassVar[str | None] = None
+    #: Name of a work-directory file holding a HAR recorded during the run (a browser's);
+    #: the runner copies it beside the capture as ``<name>.har`` and names it in the truth.
+    har: ClassVar[str | None] = None
 
     def run(self, ctx: LabContext) -> None:
         raise NotImplementedError
+
+    def after_capture(self, ctx: LabContext) -> None:
+        """Runs once the capture has stopped and the peers are frozen; nothing it causes is
+        captured or part of the truth. For peers that write files as they exit (a HAR is
+        written when the browser context closes, which would otherwise put that close into
+        the capture)."""
 
     def session_root_cause(self, session: JsonDict) -> str:
         """Root cause of one session; sessions nobody closed were open at capture end."""

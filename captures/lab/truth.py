@@ -33,6 +33,7 @@ class CaptureMeta:
     started_at: float
     ended_at: float
     tls_keylog: str | None = None
+    har: str | None = None  # a HAR recorded in the same run, beside the capture
 
 
 def build_truth(
@@ -56,6 +57,7 @@ def build_truth(
             "started_at": capture.started_at,
             "ended_at": capture.ended_at,
             "tls_keylog": capture.tls_keylog,
+            **({"har": capture.har} if capture.har is not None else {}),
         },
         "versions": _versions(kept),
         "settings": _settings(kept),
@@ -175,6 +177,12 @@ def _sockets(events: list[JsonDict]) -> list[JsonDict]:
 def _socket_entry(
     sockets: list[JsonDict], nsp: str, socket_id: Any, *, create: bool, unconnected: bool = False
 ) -> JsonDict:
+    if socket_id is not None and not unconnected:
+        # A socket seen by id before wins over a later id-less connect_error entry (a CONNECT
+        # the server accepted whose reply never reached the client, e.g. a non-sticky proxy).
+        for entry in reversed(sockets):
+            if entry["nsp"] == nsp and entry["id"] == socket_id:
+                return entry
     for entry in reversed(sockets):
         if entry["nsp"] != nsp:
             continue
@@ -230,10 +238,19 @@ def _versions(events: list[JsonDict]) -> JsonDict:
 
 
 def _settings(events: list[JsonDict]) -> JsonDict:
+    """The first server's settings; a note with a ``scope`` (e.g. a proxy) nests under it."""
+    settings: JsonDict = {}
+    found_unscoped = False
     for event in events:
-        if event["event"] == "note" and event.get("kind") == "settings":
-            return dict(event.get("settings", {}))
-    return {}
+        if event["event"] != "note" or event.get("kind") != "settings":
+            continue
+        scope = event.get("scope")
+        if isinstance(scope, str):
+            settings.setdefault(scope, dict(event.get("settings", {})))
+        elif not found_unscoped:
+            settings.update(event.get("settings", {}))
+            found_unscoped = True
+    return settings
 
 
 def _peer_notes(events: list[JsonDict]) -> list[str]:

@@ -131,6 +131,15 @@ function queryParam(req, name) {
   }
 }
 
+/**
+ * Engine.IO protocol of a server session. engine.io >= 4 records it as `protocol`;
+ * engine.io 3.x (socket.io 2.x) has no such field because it speaks only v3.
+ */
+function engineProtocol(conn) {
+  if (conn.protocol === undefined) return 3;
+  return conn.protocol === 3 ? 3 : 4;
+}
+
 /** Server engine hooks: sessions opening, upgrading, closing, and handshake errors. */
 function hookServerEngine(engine, log, engineOpts) {
   engine.on("connection", (conn) => {
@@ -138,7 +147,7 @@ function hookServerEngine(engine, log, engineOpts) {
     log("engine_open", {
       sid: conn.id,
       transport: conn.transport.name,
-      eio: conn.protocol === 3 ? 3 : 4,
+      eio: engineProtocol(conn),
       client_peer: clientPeer,
       pingInterval: engineOpts.pingInterval,
       pingTimeout: engineOpts.pingTimeout,

@@ -58,7 +58,28 @@ function createIo(httpServer) {
   return new mod.Server(httpServer, serverOptions());
 }
 
-const httpServer = http.createServer();
+/**
+ * With --serveWeb, answer plain HTTP requests with the lab page from ../web (browser
+ * scenarios); socket.io still answers /socket.io/ first. Without it nothing changes.
+ */
+function webHandler() {
+  const fs = require("fs");
+  const path = require("path");
+  const types = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
+  const files = { "/": "index.html", "/index.html": "index.html", "/lab.js": "lab.js" };
+  return (req, res) => {
+    const name = files[new URL(req.url, "http://lab").pathname];
+    if (!name) {
+      res.writeHead(404, { "Content-Type": "text/plain" }).end("not found");
+      return;
+    }
+    const body = fs.readFileSync(path.join(__dirname, "..", "web", name));
+    res.writeHead(200, { "Content-Type": types[path.extname(name)], "Cache-Control": "no-cache" });
+    res.end(body);
+  };
+}
+
+const httpServer = args.serveWeb ? http.createServer(webHandler()) : http.createServer();
 const io = createIo(httpServer);
 const engine = io.engine || io.eio;
 common.hookServerEngine(engine, log, engine.opts || engine);

@@ -1,0 +1,1 @@
+"""Python Socket.IO peers of the capture lab (python-socketio / python-engineio)."""
