@@ -114,7 +114,9 @@ class TcpReassembler:
         recent = self._recent.get(key)
         if recent is not None:
             if _is_late(recent, seg):
-                self.stats.late_segments += 1
+                # The ACK of the last FIN always comes after the close; only count more.
+                if seg.payload or seg.flags & (FIN | RST):
+                    self.stats.late_segments += 1
                 return None
             del self._recent[key]
         if len(self._open) >= self.max_connections:
