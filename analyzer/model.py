@@ -91,6 +91,9 @@ class EngineClose:
     code: int | None = None  # ws close code (None = no body: peer reports 1005)
     reason: str = ""
     conn: int | None = None
+    acked_ns: int | None = None  # when the peer's host acknowledged it (pcap only)
+    ackable: bool = False  # its TCP acknowledgement can be seen (pcap, known stream offset)
+    refused: bool = False  # sent in a polling request the server answered with an error
 
 
 @dataclass(frozen=True, slots=True)

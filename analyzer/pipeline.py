@@ -10,6 +10,7 @@ from analyzer.capture.base import CaptureFormat, CaptureInfo, Frame
 from analyzer.capture.har import read_har
 from analyzer.capture.pcap import FrameSource, open_frames
 from analyzer.capture.sniff import sniff_file
+from analyzer.classify import classify
 from analyzer.core import Diagnostic
 from analyzer.flows import FlowDecoder
 from analyzer.model import Analysis, Finding, Session
@@ -75,10 +76,16 @@ def analyze(
     collect(builder.finish(info.last_ts_ns))
     diagnostics.extend(builder.diagnostics)
     sessions.sort(key=lambda s: (s.opened_ns, s.sid))
+    end_ns = info.last_ts_ns or max((s.last_seen_ns for s in sessions), default=0)
+    page_loads = [o for o in builder.observations if o.kind == "page-load"]
+    judged, crowd_findings = classify(
+        sessions, end_ns, har=fmt is CaptureFormat.HAR, page_loads=page_loads
+    )
+    observations = [o for o in builder.observations if o.kind != "page-load"]
     return Analysis(
         info=info,
-        sessions=tuple(sessions),
-        findings=tuple(findings_from(builder.observations)),
+        sessions=tuple(judged),
+        findings=tuple(findings_from(observations) + crowd_findings),
         diagnostics=tuple(diagnostics),
         tls_connections=tls,
     )

@@ -128,6 +128,7 @@ class WsClose:
     ts_ns: int
     code: int | None
     reason: str
+    end_offset: int = -1  # sender's stream offset past the frame (-1: unknown)
 
 
 class TcpEnd(enum.Enum):

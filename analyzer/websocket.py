@@ -261,7 +261,7 @@ class WsParser:
         if len(payload) == 1:
             self._diag("ws-bad-close", "close frame body of one byte", out)
         reason = payload[2:].decode("utf-8", errors="replace")
-        out.append(WsClose(self.conn, self.side, self._ts_ns, code, reason))
+        out.append(WsClose(self.conn, self.side, self._ts_ns, code, reason, self._base or 0))
 
     def _on_data(self, header: _FrameHeader, payload: bytes, wire: int, out: list[WsOut]) -> None:
         if header.opcode == WsOpcode.CONTINUATION:

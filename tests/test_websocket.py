@@ -170,7 +170,11 @@ def test_bad_opcode_stops_the_direction() -> None:
 def test_close_frames_with_and_without_body() -> None:
     parser = WsParser(1, Side.SERVER)
     out = parser.feed(7, frame(8, (1000).to_bytes(2, "big") + b"bye") + frame(8, b""), 0)
-    assert out == [WsClose(1, Side.SERVER, 7, 1000, "bye"), WsClose(1, Side.SERVER, 7, None, "")]
+    # Offsets: a 2-byte header + 5-byte body ends at 7; the empty close frame at 9.
+    assert out == [
+        WsClose(1, Side.SERVER, 7, 1000, "bye", 7),
+        WsClose(1, Side.SERVER, 7, None, "", 9),
+    ]
 
 
 def test_invalid_utf8_text_is_kept_with_a_note() -> None:

@@ -107,6 +107,7 @@ class SessionBuilder:
     def _exchange(self, ex: HttpExchange) -> None:
         query = parse_query(ex.request.target)
         if not is_engineio_request(query):
+            self._page_load(ex)
             return
         self._advance(ex.request.ts_ns)
         if query.transport == "websocket":
@@ -117,6 +118,14 @@ class SessionBuilder:
             state = self._session_for_request(ex, query)
             if state is not None:
                 self._polling(state, ex, query)
+
+    def _page_load(self, ex: HttpExchange) -> None:
+        """An HTML document fetched beside the sessions: a page (re)loading in a browser."""
+        resp = ex.response
+        ctype = header(resp.headers, "content-type") if resp is not None else None
+        if ex.request.method == "GET" and ctype is not None and ctype.startswith("text/html"):
+            text = f"page loaded: GET {ex.request.target[:120]}"
+            self.observations.append(Observation("page-load", ex.request.ts_ns, None, ex.client, text))
 
     def _handshake(self, ex: HttpExchange, query: EioQuery) -> None:
         resp = ex.response
@@ -250,8 +259,11 @@ class SessionBuilder:
                 req.ts_ns, Side.CLIENT, Layer.HTTP, "post", f"POST {len(req.body)} bytes", ex.conn
             )
             decoded = decode_polling_body(req.body, eio, header(req.headers, "content-type"))
-            for packet in decoded.packets:
-                self._apply(state, Side.CLIENT, req.end_ns, packet, ex.conn, -1, "polling")
+            if resp is not None and resp.status >= 400:
+                self._refused_post(state, ex, decoded.packets)
+            else:
+                for packet in decoded.packets:
+                    self._apply(state, Side.CLIENT, req.end_ns, packet, ex.conn, -1, "polling")
             if decoded.error:
                 self._malformed_payload(state, Side.CLIENT, req.end_ns, decoded.error, ex.conn)
         failure = self._failure(ex, query)
@@ -266,6 +278,19 @@ class SessionBuilder:
                 )
             if decoded.error:
                 self._malformed_payload(state, Side.SERVER, resp.end_ns, decoded.error, ex.conn)
+
+    def _refused_post(
+        self, state: SessionState, ex: HttpExchange, packets: tuple[EioPacket, ...]
+    ) -> None:
+        """Packets of a POST the server refused never reached the session: only a close
+        packet among them is kept, marked refused (the client did try to close)."""
+        kinds = ",".join(p.type.name.lower() for p in packets)
+        state.note(ex.request.end_ns, Side.CLIENT, Layer.EIO, "refused",
+                   f"POST refused by the server; its packets ({kinds}) were not delivered", ex.conn)
+        for packet in packets:
+            if packet.type is EioPacketType.CLOSE:
+                state.closes.append(EngineClose(Side.CLIENT, ex.request.end_ns, "eio-close-packet",
+                                                conn=ex.conn, refused=True))
 
     def _failure(self, ex: HttpExchange, query: EioQuery) -> HttpFailure | None:
         resp = ex.response
@@ -426,7 +451,10 @@ class SessionBuilder:
         state.touch(ev.ts_ns)
         code = "no code (peer reports 1005)" if ev.code is None else str(ev.code)
         reason = f" {ev.reason!r}" if ev.reason else ""
-        state.closes.append(EngineClose(ev.side, ev.ts_ns, "ws-close-frame", ev.code, ev.reason, ev.conn))
+        state.add_close(
+            EngineClose(ev.side, ev.ts_ns, "ws-close-frame", ev.code, ev.reason, ev.conn),
+            ev.end_offset,
+        )
         state.note(
             ev.ts_ns, ev.side, Layer.WS, "close-frame", f"close frame {code}{reason}", ev.conn
         )
@@ -504,8 +532,12 @@ class SessionBuilder:
 
     def _acked(self, ev: DataAcked) -> None:
         state = self._state_of_conn(ev.conn)
-        if state is not None and state.pending_pings:
+        if state is None:
+            return
+        if state.pending_pings:
             note_acked(state, ev.conn, ev.sender, ev.ts_ns, ev.offset)
+        if state.awaiting_ack:
+            state.acked(ev.conn, ev.sender, ev.ts_ns, ev.offset)
 
     def _retransmission(self, ev: Retransmission) -> None:
         state = self._state_of_conn(ev.conn)

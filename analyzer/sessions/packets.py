@@ -49,7 +49,7 @@ def apply_eio(
     elif kind is EioPacketType.MESSAGE:
         return _message(state, side, ts_ns, packet, conn)
     elif kind is EioPacketType.CLOSE:
-        state.closes.append(EngineClose(side, ts_ns, "eio-close-packet", conn=conn))
+        state.add_close(EngineClose(side, ts_ns, "eio-close-packet", conn=conn), end_offset)
         state.note(ts_ns, side, Layer.EIO, "close", f"close packet (1) over {transport}", conn)
         state.mark_closed(ts_ns, f"{side.value} sent an Engine.IO close packet")
     elif kind is EioPacketType.UPGRADE:

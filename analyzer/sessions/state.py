@@ -6,7 +6,7 @@ sees them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from analyzer.core import Endpoint, Side
 from analyzer.model import (
@@ -105,6 +105,23 @@ class SessionState:
     query: tuple[tuple[str, str], ...] = ()
     server_software: str | None = None
     assemblers: dict[Side, BinaryAssembler] = field(default_factory=dict)
+    awaiting_ack: list[tuple[int, int, Side, int]] = field(default_factory=list)
+
+    def add_close(self, close: EngineClose, end_offset: int) -> None:
+        """Record a close; remember its stream offset to learn when the peer ACKs it."""
+        ackable = close.conn is not None and end_offset >= 0
+        self.closes.append(replace(close, ackable=ackable) if ackable else close)
+        if close.conn is not None and end_offset >= 0:
+            self.awaiting_ack.append((len(self.closes) - 1, close.conn, close.side, end_offset))
+
+    def acked(self, conn: int, sender: Side, ts_ns: int, offset: int) -> None:
+        still = []
+        for index, c_conn, c_side, end in self.awaiting_ack:
+            if c_conn == conn and c_side is sender and end <= offset:
+                self.closes[index] = replace(self.closes[index], acked_ns=ts_ns)
+            else:
+                still.append((index, c_conn, c_side, end))
+        self.awaiting_ack = still
 
     def touch(self, ts_ns: int) -> None:
         self.last_seen_ns = max(self.last_seen_ns, ts_ns)
