@@ -29,6 +29,9 @@ from analyzer.model import (
 
 if TYPE_CHECKING:
     from analyzer.pipeline import Limits, analyze
+    from analyzer.report import FORMATS as REPORT_FORMATS
+    from analyzer.report import SUFFIXES as REPORT_SUFFIXES
+    from analyzer.report import render_report
 
 
 def __getattr__(name: str) -> Any:
@@ -37,10 +40,16 @@ def __getattr__(name: str) -> Any:
         from analyzer import pipeline
 
         return getattr(pipeline, name)
+    if name in ("render_report", "REPORT_FORMATS", "REPORT_SUFFIXES"):
+        from analyzer import report
+
+        return getattr(report, name.removeprefix("REPORT_") if name != "render_report" else name)
     raise AttributeError(f"module 'analyzer' has no attribute {name!r}")
 
 
 __all__ = [
+    "REPORT_FORMATS",
+    "REPORT_SUFFIXES",
     "Analysis",
     "CaptureFormat",
     "CaptureInfo",
@@ -64,4 +73,5 @@ __all__ = [
     "Verdict",
     "__version__",
     "analyze",
+    "render_report",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -92,12 +92,16 @@ def _run(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown command {args.command}")
 
 
-def _load(path: str, progress: ProgressCallback | None = None) -> Analysis:
+def _load(
+    path: str,
+    progress: ProgressCallback | None = None,
+    on_session: Callable[[Session], None] | None = None,
+) -> Analysis:
     if not Path(path).exists():
         raise InputError("no such file", path=path)
     if Path(path).is_dir():
         raise InputError("is a directory, not a capture file", path=path)
-    return analyze(path, progress=progress)
+    return analyze(path, progress=progress, on_session=on_session)
 
 
 def _cmd_analyze(files: list[str]) -> int:

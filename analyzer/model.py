@@ -79,6 +79,7 @@ class NamespaceSocket:
     recovered_from: str | None = None  # pid offered in the client's CONNECT
     auth: object = None
     verdict: Verdict = field(default_factory=Verdict)
+    requested_ns: int | None = None  # when the client's CONNECT for this namespace was sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,8 +55,8 @@ class Outcome(enum.Enum):
     """What ended a session for one side, before it is put into that library's words."""
 
     SELF_CLOSED = "self-closed"  # this side's application or library closed on purpose
-    PEER_CLOSED = "peer-closed"  # the peer closed the transport (close frame, close packet, FIN, RST)
-    PEER_CLOSE_PACKET = "peer-close-packet"  # the peer sent an Engine.IO close packet (python words)
+    PEER_CLOSED = "peer-closed"  # the peer closed the transport (close frame, FIN, RST)
+    PEER_CLOSE_PACKET = "peer-close-packet"  # the peer sent an Engine.IO close packet
     TRANSPORT_ERROR = "transport-error"  # an HTTP error, an aborted request, a bad frame
     PING_TIMEOUT = "ping-timeout"
     PARSE_ERROR = "parse-error"  # the peer sent an Engine.IO packet that does not parse

@@ -6,14 +6,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 from analyzer.classify.chains import link_previous
-from analyzer.classify.crowd import Judged, proxy_timeouts, reloads, server_side_group, shared_stalls
+from analyzer.classify.crowd import (
+    Judged,
+    proxy_timeouts,
+    reloads,
+    server_side_group,
+    shared_stalls,
+)
 from analyzer.classify.engine import decide
 from analyzer.classify.facts import gather
 from analyzer.classify.flavor import flavors_of
 from analyzer.classify.sockets import classify_sockets
 from analyzer.model import Evidence, Finding, Session, Verdict
-from analyzer.sessions import Observation
 from analyzer.reasons import Cause
+from analyzer.sessions import Observation
 
 HAR_PENALTY = 0.2
 
@@ -25,19 +31,29 @@ def classify(
     har: bool = False,
     page_loads: list[Observation] | None = None,
 ) -> tuple[list[Session], list[Finding]]:
-    judged = [Judged(facts, decide(facts)) for facts in (gather(s, capture_end_ns) for s in sessions)]
+    judged = [
+        Judged(facts, decide(facts)) for facts in (gather(s, capture_end_ns) for s in sessions)
+    ]
     findings: list[Finding] = []
     proxied = proxy_timeouts(judged)
     if proxied:
-        findings.append(_finding(Cause.PROXY_TIMEOUT, proxied, "sessions cut after the same idle time"))
+        findings.append(
+            _finding(Cause.PROXY_TIMEOUT, proxied, "sessions cut after the same idle time")
+        )
     reloads(judged, page_loads or [])
     stalled = shared_stalls(judged)
     if len(stalled) >= 2:
-        findings.append(_finding(Cause.SERVER_STALLED, stalled, "server pings stopped on several sessions at once"))
+        findings.append(
+            _finding(
+                Cause.SERVER_STALLED, stalled, "server pings stopped on several sessions at once"
+            )
+        )
     for cause in (Cause.SERVER_SHUTDOWN, Cause.SERVER_CRASH):
         group = server_side_group(judged, cause)
         if len(group) >= 2:
-            findings.append(_finding(cause, group, f"{cause.value}: several sessions ended by the server"))
+            findings.append(
+                _finding(cause, group, f"{cause.value}: several sessions ended by the server")
+            )
     outcomes = {j.session.sid: j.end.client for j in judged}
     links = link_previous([j.session for j in judged], outcomes)
     return [_verdict(j, links.get(j.session.sid), har) for j in judged], findings
@@ -51,8 +67,12 @@ def _verdict(j: Judged, previous: str | None, har: bool) -> Session:
     confidence = end.confidence
     if har:
         confidence = max(0.1, confidence - HAR_PENALTY)
-        evidence.append(Evidence("HAR input: no TCP segments, no close frames and no ACKs, so "
-                                 "who closed first and whether pings arrived is inferred"))
+        evidence.append(
+            Evidence(
+                "HAR input: no TCP segments, no close frames and no ACKs, so "
+                "who closed first and whether pings arrived is inferred"
+            )
+        )
     verdict = Verdict(
         server_reason=flavors.server.reason(end.server),
         client_reason=client,

@@ -20,7 +20,9 @@ def fingerprint(session: Session) -> tuple[object, ...]:
     return (ip, session.user_agent, session.query)
 
 
-def link_previous(sessions: list[Session], client_outcomes: dict[str, Outcome | None]) -> dict[str, str]:
+def link_previous(
+    sessions: list[Session], client_outcomes: dict[str, Outcome | None]
+) -> dict[str, str]:
     """sid -> previous sid, for every session that replaces an earlier one of its client."""
     by_client: dict[tuple[object, ...], list[Session]] = {}
     for session in sorted(sessions, key=lambda s: s.opened_ns):
@@ -36,8 +38,12 @@ def link_previous(sessions: list[Session], client_outcomes: dict[str, Outcome | 
     return links
 
 
-def _predecessor(later: Session, group: list[Session], taken: set[str],
-                 client_outcomes: dict[str, Outcome | None]) -> Session | None:
+def _predecessor(
+    later: Session,
+    group: list[Session],
+    taken: set[str],
+    client_outcomes: dict[str, Outcome | None],
+) -> Session | None:
     best: Session | None = None
     for earlier in group:
         if earlier is later or earlier.sid in taken or earlier.opened_ns >= later.opened_ns:

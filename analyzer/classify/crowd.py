@@ -13,8 +13,8 @@ from analyzer.classify.engine import EngineEnd
 from analyzer.classify.facts import SessionFacts, seconds
 from analyzer.core import NS_PER_S, Side
 from analyzer.model import Evidence, Session
-from analyzer.sessions import Observation
 from analyzer.reasons import Cause, Outcome
+from analyzer.sessions import Observation
 
 IDLE_TOLERANCE = 0.15  # relative spread of idle gaps that still counts as "the same timeout"
 SIMULTANEOUS_NS = NS_PER_S  # ends this close together are one event, not a timeout each
@@ -36,8 +36,13 @@ def idle_gap(judged: Judged) -> int | None:
     act = judged.end.first_server
     if act is None:
         return None
-    before = [e.ts_ns for e in judged.session.timeline
-              if e.ts_ns < act.ts_ns and e.side is not None and e.kind not in ("tcp-end", "retransmission")]
+    before = [
+        e.ts_ns
+        for e in judged.session.timeline
+        if e.ts_ns < act.ts_ns
+        and e.side is not None
+        and e.kind not in ("tcp-end", "retransmission")
+    ]
     return act.ts_ns - max(before) if before else None
 
 
@@ -59,10 +64,14 @@ def proxy_timeouts(judged: list[Judged]) -> list[Judged]:
         end.cause, end.confidence = Cause.PROXY_TIMEOUT, 0.8 if len(same) >= 2 else 0.6
         end.server = Outcome.PEER_CLOSED  # the proxy closed the upstream side as well
         end.evidence = [e for e in end.evidence if "process went away" not in e.text]
-        end.evidence.append(Evidence(
-            f"closed from the server's side after {seconds(idle_gap(j) or 0)} of silence; "
-            f"{len(same)} sessions were cut after the same idle time (median {seconds(median)})"
-            + (f", behind {_proxy(j)}" if _proxy(j) else ""), j.end.first_server.ts_ns if j.end.first_server else None))
+        end.evidence.append(
+            Evidence(
+                f"closed from the server's side after {seconds(idle_gap(j) or 0)} of silence; "
+                f"{len(same)} sessions were cut after the same idle time (median {seconds(median)})"
+                + (f", behind {_proxy(j)}" if _proxy(j) else ""),
+                j.end.first_server.ts_ns if j.end.first_server else None,
+            )
+        )
     return same
 
 
@@ -80,16 +89,28 @@ def reloads(judged: list[Judged], page_loads: list[Observation]) -> None:
         client = j.session.client
         if j.end.cause is not Cause.CLIENT_LEFT or closed is None or client is None:
             continue
-        load = next((o for o in page_loads if o.client is not None and o.client.ip == client.ip
-                     and abs(o.ts_ns - closed) <= RELOAD_NS), None)
+        load = next(
+            (
+                o
+                for o in page_loads
+                if o.client is not None
+                and o.client.ip == client.ip
+                and abs(o.ts_ns - closed) <= RELOAD_NS
+            ),
+            None,
+        )
         follower = _fresh_handshake(j, judged)
         if load is not None and follower is not None:
             j.end.cause = Cause.CLIENT_RELOAD
             j.end.evidence.append(Evidence(load.text, load.ts_ns))
-            j.end.evidence.append(Evidence(
-                f"a new handshake from the same browser followed "
-                f"{seconds(follower.opened_ns - closed)} after the close (session "
-                f"{follower.sid}), without connection-state recovery", follower.opened_ns))
+            j.end.evidence.append(
+                Evidence(
+                    f"a new handshake from the same browser followed "
+                    f"{seconds(follower.opened_ns - closed)} after the close (session "
+                    f"{follower.sid}), without connection-state recovery",
+                    follower.opened_ns,
+                )
+            )
 
 
 def _fresh_handshake(j: Judged, judged: list[Judged]) -> Session | None:
@@ -100,8 +121,10 @@ def _fresh_handshake(j: Judged, judged: list[Judged]) -> Session | None:
         if o is s or o.client is None or s.client is None:
             continue
         same_browser = o.client.ip == s.client.ip and o.user_agent == s.user_agent
-        if same_browser and -RELOAD_NS <= o.opened_ns - closed <= RELOAD_NS and not any(
-            k.recovered_from for k in o.sockets
+        if (
+            same_browser
+            and -RELOAD_NS <= o.opened_ns - closed <= RELOAD_NS
+            and not any(k.recovered_from for k in o.sockets)
         ):
             return o
     return None
@@ -111,8 +134,9 @@ def shared_stalls(judged: list[Judged]) -> list[Judged]:
     stalled = [j for j in judged if j.end.cause is Cause.SERVER_STALLED]
     if len(stalled) >= 2:
         for j in stalled:
-            j.end.evidence.append(Evidence(
-                f"{len(stalled)} sessions lost their server pings in the same way", None))
+            j.end.evidence.append(
+                Evidence(f"{len(stalled)} sessions lost their server pings in the same way", None)
+            )
             j.end.confidence = max(j.end.confidence, 0.9)
     return stalled
 
@@ -125,11 +149,23 @@ def server_side_group(judged: list[Judged], cause: Cause) -> list[Judged]:
     times = [j.end.first_server.ts_ns for j in group if j.end.first_server]
     if max(times) - min(times) <= SIMULTANEOUS_NS:
         for j in group:
-            j.end.evidence.append(Evidence(f"{len(group)} sessions were ended by the server within "
-                                           f"{seconds(max(times) - min(times))}", min(times)))
+            j.end.evidence.append(
+                Evidence(
+                    f"{len(group)} sessions were ended by the server within "
+                    f"{seconds(max(times) - min(times))}",
+                    min(times),
+                )
+            )
             j.end.confidence = max(j.end.confidence, 0.85)
     return group
 
 
-__all__ = ["Judged", "Side", "idle_gap", "proxy_timeouts", "reloads", "server_side_group",
-           "shared_stalls"]
+__all__ = [
+    "Judged",
+    "Side",
+    "idle_gap",
+    "proxy_timeouts",
+    "reloads",
+    "server_side_group",
+    "shared_stalls",
+]

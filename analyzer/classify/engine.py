@@ -10,14 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzer.classify.facts import TIMER_SLACK_NS, Act, SessionFacts, disconnect_packets, seconds
+from analyzer.classify.facts import (
+    TIMER_SLACK_NS,
+    Act,
+    SessionFacts,
+    disconnect_packets,
+    fired_before,
+    seconds,
+)
 from analyzer.core import Side
 from analyzer.model import Evidence, Layer
 from analyzer.reasons import Cause, Outcome
 
 RECENT_NS = 2_000_000_000  # how close a DISCONNECT or an error must be to explain a close
-CLOSE_CODE_CAUSES = {1009: Cause.PAYLOAD_TOO_LARGE, 1002: Cause.PROTOCOL_ERROR,
-                     1007: Cause.PROTOCOL_ERROR}
+CLOSE_CODE_CAUSES = {
+    1009: Cause.PAYLOAD_TOO_LARGE,
+    1002: Cause.PROTOCOL_ERROR,
+    1007: Cause.PROTOCOL_ERROR,
+}
 
 
 @dataclass(slots=True)
@@ -55,8 +65,8 @@ def decide(facts: SessionFacts) -> EngineEnd:
 
 def _no_close(facts: SessionFacts, end: EngineEnd) -> None:
     cap = facts.capture_end_ns
-    server_fired = facts.server_expiry_ns is not None and facts.server_expiry_ns + TIMER_SLACK_NS < cap
-    client_fired = facts.client_expiry_ns is not None and facts.client_expiry_ns + TIMER_SLACK_NS < cap
+    server_fired = facts.server_expiry_ns is not None and fired_before(facts.server_expiry_ns, cap)
+    client_fired = facts.client_expiry_ns is not None and fired_before(facts.client_expiry_ns, cap)
     if not (server_fired or client_fired):
         end.cause, end.confidence = Cause.CAPTURE_ENDED, 0.9
         end.say("the session was still open when the capture ended", cap)
@@ -66,8 +76,11 @@ def _no_close(facts: SessionFacts, end: EngineEnd) -> None:
         _ping_unanswered(facts, end)
     if client_fired:
         end.client = Outcome.PING_TIMEOUT
-        end.say(f"the client's heartbeat timer expired at {seconds(facts.client_expiry_ns or 0)} "
-                "after the last ping it handled", facts.client_expiry_ns)
+        end.say(
+            f"the client's heartbeat timer expired at {seconds(facts.client_expiry_ns or 0)} "
+            "after the last ping it handled",
+            facts.client_expiry_ns,
+        )
     end.cause = _silence_cause(facts, end)
     end.confidence = 0.7
 
@@ -77,9 +90,13 @@ def _ping_unanswered(facts: SessionFacts, end: EngineEnd) -> None:
     if ping is None:
         return
     timeout = facts.timeout_ns
-    end.say(f"{ping.pinger.value} ping never answered; pingTimeout is {seconds(timeout)}", ping.ping_ns)
+    end.say(
+        f"{ping.pinger.value} ping never answered; pingTimeout is {seconds(timeout)}", ping.ping_ns
+    )
     if ping.ping_acked_ns is not None:
-        end.say("the ping reached the peer's host (TCP ACK) but no pong came back", ping.ping_acked_ns)
+        end.say(
+            "the ping reached the peer's host (TCP ACK) but no pong came back", ping.ping_acked_ns
+        )
 
 
 def _silence_cause(facts: SessionFacts, end: EngineEnd) -> Cause:
@@ -107,7 +124,11 @@ def _client_first(facts: SessionFacts, end: EngineEnd, act: Act) -> None:
     end.initiator = Side.CLIENT
     end.client, end.cause, end.confidence = _client_own_reason(facts, end, act)
     end.server = _server_receives(facts, end, act)
-    if end.cause is Cause.SERVER_DISCONNECT and facts.active == "websocket" and not _python_server(facts):
+    if (
+        end.cause is Cause.SERVER_DISCONNECT
+        and facts.active == "websocket"
+        and not _python_server(facts)
+    ):
         # socket.disconnect(true) closes the engine right after the DISCONNECT; only the close
         # frame waits for the send buffer, so the client's own close can reach the wire first.
         end.server = Outcome.SELF_CLOSED
@@ -119,60 +140,81 @@ def _python_server(facts: SessionFacts) -> bool:
     return flavors_of(facts.session).python_server
 
 
-def _client_own_reason(facts: SessionFacts, end: EngineEnd, act: Act) -> tuple[Outcome | None, Cause, float]:
+def _client_own_reason(
+    facts: SessionFacts, end: EngineEnd, act: Act
+) -> tuple[Outcome | None, Cause, float]:
     left = _namespaces_left(facts, Side.CLIENT, act.ts_ns)
     if left:
         end.say(f"client sent DISCONNECT for {', '.join(left)} before closing", act.ts_ns)
         return Outcome.SELF_CLOSED, Cause.CLIENT_DISCONNECT, 0.95
     kicked = _namespaces_left(facts, Side.SERVER, act.ts_ns)
     if kicked:
-        end.say(f"server sent DISCONNECT for {', '.join(kicked)}; the client then closed its "
-                "connection itself (it does not reconnect after a server disconnect)", act.ts_ns)
+        end.say(
+            f"server sent DISCONNECT for {', '.join(kicked)}; the client then closed its "
+            "connection itself (it does not reconnect after a server disconnect)",
+            act.ts_ns,
+        )
         return Outcome.SELF_CLOSED, Cause.SERVER_DISCONNECT, 0.95
     rejected = _connect_error_before(facts, act.ts_ns)
     if rejected is not None:
-        end.say(f"server refused the namespace connection ({rejected}); the client then closed",
-                act.ts_ns)
+        end.say(
+            f"server refused the namespace connection ({rejected}); the client then closed",
+            act.ts_ns,
+        )
         return Outcome.SELF_CLOSED, Cause.AUTH_REJECTED, 0.9
     expiry = facts.client_expiry_ns
     if expiry is not None and act.ts_ns >= expiry - TIMER_SLACK_NS:
-        end.say(f"client closed {_describe(act)} {seconds(act.ts_ns - expiry + facts.interval_ns + facts.timeout_ns)} "
-                "after the last ping it handled = pingInterval + pingTimeout", act.ts_ns)
+        waited = act.ts_ns - expiry + facts.interval_ns + facts.timeout_ns
+        end.say(
+            f"client closed {_describe(act)} {seconds(waited)} after the last ping it handled "
+            "= pingInterval + pingTimeout",
+            act.ts_ns,
+        )
         cause = Cause.SERVER_STALLED if _server_went_quiet(facts) else Cause.NETWORK_LOSS
         if cause is Cause.SERVER_STALLED:
             end.say("the server sent no ping in that window: its event loop was blocked", expiry)
         return Outcome.PING_TIMEOUT, cause, 0.85
     if act.kind in ("fin", "rst", "abort"):
-        end.say(f"client ended the transport with {_describe(act)}, without a close frame or "
-                "close packet: the client process or page went away", act.ts_ns)
+        end.say(
+            f"client ended the transport with {_describe(act)}, without a close frame or "
+            "close packet: the client process or page went away",
+            act.ts_ns,
+        )
         _pongs_were_prompt(facts, end)
         return None, Cause.CLIENT_LEFT, 0.85
     if act.kind == "close-frame" and act.code == 1001:
-        end.say("client close frame 1001 (going away): the page was closed or navigated away",
-                act.ts_ns)
+        end.say(
+            "client close frame 1001 (going away): the page was closed or navigated away", act.ts_ns
+        )
         return None, Cause.CLIENT_LEFT, 0.9
-    end.say(f"client library closed the transport ({_describe(act)}) without a namespace "
-            "DISCONNECT", act.ts_ns)
+    end.say(
+        f"client library closed the transport ({_describe(act)}) without a namespace DISCONNECT",
+        act.ts_ns,
+    )
     return Outcome.SELF_CLOSED, Cause.CLIENT_DISCONNECT, 0.6
 
 
 def _server_receives(facts: SessionFacts, end: EngineEnd, act: Act) -> Outcome | None:
     expiry = facts.server_expiry_ns
     arrival = act.arrival
-    if expiry is not None and (arrival is None or expiry < arrival - TIMER_SLACK_NS):
-        if expiry + TIMER_SLACK_NS < facts.capture_end_ns:
-            _ping_unanswered(facts, end)
-            if arrival is None:
-                end.say(f"the client's close ({_describe(act)}) never reached the server", act.ts_ns)
-            else:
-                end.say(f"the client's close reached the server only {seconds(arrival - act.ts_ns)} "
-                        "later, after the server had timed out", arrival)
-            return Outcome.PING_TIMEOUT
+    late = arrival is None or (expiry is not None and expiry < arrival - TIMER_SLACK_NS)
+    if late and fired_before(expiry, facts.capture_end_ns):
+        _ping_unanswered(facts, end)
+        if arrival is None:
+            end.say(
+                f"the client's close ({_describe(act)}) never reached the server", act.ts_ns
+            )
+        else:
+            end.say(
+                f"the client's close reached the server only {seconds(arrival - act.ts_ns)} "
+                "later, after the server had timed out",
+                arrival,
+            )
+        return Outcome.PING_TIMEOUT
     if arrival is None:
         return None
     if act.kind == "abort":
-        end.say("the server saw its pending long-poll request closed before it answered",
-                act.ts_ns)
+        end.say("the server saw its pending long-poll request closed before it answered", act.ts_ns)
         return Outcome.TRANSPORT_ERROR
     if act.kind == "close-packet":
         return Outcome.PEER_CLOSE_PACKET
@@ -182,8 +224,11 @@ def _server_receives(facts: SessionFacts, end: EngineEnd, act: Act) -> Outcome |
 def _pongs_were_prompt(facts: SessionFacts, end: EngineEnd) -> None:
     last = facts.last_answered
     if last is not None and last.pong_ns is not None:
-        end.say(f"heartbeats were healthy: last pong {(last.pong_ns - last.ping_ns) / 1e6:.1f} ms "
-                "after its ping", last.pong_ns)
+        end.say(
+            f"heartbeats were healthy: last pong {(last.pong_ns - last.ping_ns) / 1e6:.1f} ms "
+            "after its ping",
+            last.pong_ns,
+        )
 
 
 # -- the server acted first -----------------------------------------------------------------
@@ -198,16 +243,26 @@ def _server_first(facts: SessionFacts, end: EngineEnd, act: Act) -> None:
     end.client = _client_receives(facts, end, act)
 
 
-def _server_own_reason(facts: SessionFacts, end: EngineEnd, act: Act) -> tuple[Outcome | None, Cause, float]:
+def _server_own_reason(
+    facts: SessionFacts, end: EngineEnd, act: Act
+) -> tuple[Outcome | None, Cause, float]:
     left = _namespaces_left(facts, Side.SERVER, act.ts_ns)
     if left:
-        end.say(f"server sent DISCONNECT for {', '.join(left)}, then closed {_describe(act)}",
-                act.ts_ns)
+        end.say(
+            f"server sent DISCONNECT for {', '.join(left)}, then closed {_describe(act)}", act.ts_ns
+        )
         return Outcome.SELF_CLOSED, Cause.SERVER_DISCONNECT, 0.95
-    bad = [e for e in facts.malformed if e.side is Side.CLIENT and act.ts_ns - RECENT_NS <= e.ts_ns <= act.ts_ns]
+    bad = [
+        e
+        for e in facts.malformed
+        if e.side is Side.CLIENT and act.ts_ns - RECENT_NS <= e.ts_ns <= act.ts_ns
+    ]
     if bad:
-        end.say(f"client sent a packet that does not parse ({bad[-1].text}); the server closed "
-                f"{_describe(act)}", bad[-1].ts_ns)
+        end.say(
+            f"client sent a packet that does not parse ({bad[-1].text}); the server closed "
+            f"{_describe(act)}",
+            bad[-1].ts_ns,
+        )
         outcome = Outcome.PARSE_ERROR if bad[-1].layer is Layer.EIO else Outcome.DECODE_ERROR
         return outcome, Cause.PROTOCOL_ERROR, 0.9
     if act.kind == "close-frame" and act.code in CLOSE_CODE_CAUSES:
@@ -220,11 +275,17 @@ def _server_own_reason(facts: SessionFacts, end: EngineEnd, act: Act) -> tuple[O
         acked = facts.unanswered is not None and facts.unanswered.ping_acked_ns is not None
         return Outcome.PING_TIMEOUT, (Cause.CLIENT_STALLED if acked else Cause.NETWORK_LOSS), 0.85
     if act.kind in ("fin", "rst", "abort"):
-        end.say(f"server side ended the transport with {_describe(act)}, without a close frame "
-                "or close packet: the server process went away (or a proxy cut it)", act.ts_ns)
+        end.say(
+            f"server side ended the transport with {_describe(act)}, without a close frame "
+            "or close packet: the server process went away (or a proxy cut it)",
+            act.ts_ns,
+        )
         return None, Cause.SERVER_CRASH, 0.6
-    end.say(f"server closed {_describe(act)} with no DISCONNECT, no heartbeat failure and no "
-            "bad input: the server was shutting down", act.ts_ns)
+    end.say(
+        f"server closed {_describe(act)} with no DISCONNECT, no heartbeat failure and no "
+        "bad input: the server was shutting down",
+        act.ts_ns,
+    )
     return Outcome.SHUTDOWN, Cause.SERVER_SHUTDOWN, 0.7
 
 
@@ -232,12 +293,15 @@ def _client_receives(facts: SessionFacts, end: EngineEnd, act: Act) -> Outcome |
     expiry = facts.client_expiry_ns
     reaction = facts.first(Side.CLIENT, act.ts_ns)
     if expiry is not None and reaction is not None and reaction.ts_ns > expiry + TIMER_SLACK_NS:
-        end.say(f"the client reacted only {seconds(reaction.ts_ns - act.ts_ns)} later, after its "
-                "own heartbeat timer had expired: the client was frozen", reaction.ts_ns)
+        end.say(
+            f"the client reacted only {seconds(reaction.ts_ns - act.ts_ns)} later, after its "
+            "own heartbeat timer had expired: the client was frozen",
+            reaction.ts_ns,
+        )
         return Outcome.PING_TIMEOUT
     if not facts.delivered(act):
         end.say(f"the server's {_describe(act)} never reached the client", act.ts_ns)
-        if expiry is not None and expiry + TIMER_SLACK_NS < facts.capture_end_ns:
+        if expiry is not None and fired_before(expiry, facts.capture_end_ns):
             return Outcome.PING_TIMEOUT
         return None
     if _namespaces_left(facts, Side.SERVER, act.ts_ns):
@@ -259,10 +323,24 @@ def _http_error(facts: SessionFacts, end: EngineEnd, act: Act) -> None:
         end.cause, end.confidence = Cause.PAYLOAD_TOO_LARGE, 0.9
     elif "code 1 " in act.text:
         end.cause, end.confidence = Cause.SESSION_UNKNOWN, 0.8
+        end.say(
+            "the session id was unknown to the server that answered: the session had ended "
+            "there, or the request reached another server (no sticky sessions)",
+            act.ts_ns,
+        )
     else:
         end.cause, end.confidence = Cause.PROTOCOL_ERROR, 0.6
-    if later is not None and "code 1 " not in act.text:
+    # The server that holds the session learns of the end only from what reaches it later.
+    if later is not None:
         end.server = _server_receives(facts, end, later)
+    elif _server_timer_fired(facts):
+        _ping_unanswered(facts, end)
+        end.server = Outcome.PING_TIMEOUT
+
+
+def _server_timer_fired(facts: SessionFacts) -> bool:
+    expiry = facts.server_expiry_ns
+    return expiry is not None and fired_before(expiry, facts.capture_end_ns)
 
 
 # -- shared ---------------------------------------------------------------------------------
@@ -270,8 +348,11 @@ def _http_error(facts: SessionFacts, end: EngineEnd, act: Act) -> None:
 
 def _namespaces_left(facts: SessionFacts, sender: Side, before_ns: int) -> list[str]:
     """Namespaces `sender` disconnected shortly before `before_ns`, when none stayed open."""
-    packets = [(nsp, ts) for nsp, side, ts in disconnect_packets(facts.session)
-               if side is sender and ts <= before_ns + 1_000_000]
+    packets = [
+        (nsp, ts)
+        for nsp, side, ts in disconnect_packets(facts.session)
+        if side is sender and ts <= before_ns + 1_000_000
+    ]
     if not packets or before_ns - max(ts for _, ts in packets) > RECENT_NS:
         return []
     connected = {s.nsp for s in facts.session.sockets if s.connected_ns is not None}
@@ -280,21 +361,36 @@ def _namespaces_left(facts: SessionFacts, sender: Side, before_ns: int) -> list[
 
 
 def _already_gone(facts: SessionFacts, before_ns: int) -> set[str]:
-    return {s.nsp for s in facts.session.sockets
-            if s.disconnect_packet_from is not None and (s.disconnected_ns or 0) <= before_ns}
+    return {
+        s.nsp
+        for s in facts.session.sockets
+        if s.disconnect_packet_from is not None and (s.disconnected_ns or 0) <= before_ns
+    }
 
 
 def _connect_error_before(facts: SessionFacts, ts_ns: int) -> str | None:
-    errors = [e for e in facts.session.timeline
-              if e.kind == "connect-error" and ts_ns - RECENT_NS <= e.ts_ns <= ts_ns]
-    still_open = [s for s in facts.session.sockets
-                  if s.connected_ns is not None and s.disconnect_packet_from is None]
+    errors = [
+        e
+        for e in facts.session.timeline
+        if e.kind == "connect-error" and ts_ns - RECENT_NS <= e.ts_ns <= ts_ns
+    ]
+    still_open = [
+        s
+        for s in facts.session.sockets
+        if s.connected_ns is not None and s.disconnect_packet_from is None
+    ]
     return errors[-1].text if errors and not still_open else None
 
 
 def _describe(act: Act) -> str:
     if act.kind == "close-frame":
-        return "with a close frame " + ("without code (1005)" if act.code is None else str(act.code))
-    return {"close-packet": "with an Engine.IO close packet (1)", "fin": "with a TCP FIN",
-            "rst": "with a TCP RST", "abort": f"by aborting a request ({act.text})",
-            "http-error": f"with HTTP {act.code}"}.get(act.kind, act.kind)
+        return "with a close frame " + (
+            "without code (1005)" if act.code is None else str(act.code)
+        )
+    return {
+        "close-packet": "with an Engine.IO close packet (1)",
+        "fin": "with a TCP FIN",
+        "rst": "with a TCP RST",
+        "abort": f"by aborting a request ({act.text})",
+        "http-error": f"with HTTP {act.code}",
+    }.get(act.kind, act.kind)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from analyzer.core import NS_PER_S, Side
 from analyzer.model import EngineClose, Heartbeat, Layer, Session, TimelineEvent
 
-TIMER_SLACK_NS = 250_000_000  # timers fire a little late; capture clocks are not the peers' clocks
+TIMER_SLACK_NS = 250_000_000  # how far from a timer's expiry an action still counts as that timer
+FIRING_SLACK_NS = 50_000_000  # a timer due this long before the capture's end did fire
 DEFAULT_INTERVAL_MS = 25_000
 DEFAULT_TIMEOUT_MS = 20_000
 
@@ -71,12 +72,23 @@ def gather(session: Session, capture_end_ns: int) -> SessionFacts:
     last_answered = answered[-1] if answered else None
     after = last_answered.ping_ns if last_answered else 0
     unanswered = next((h for h in mine if not h.answered and h.ping_ns > after), None)
-    server_expiry, client_expiry = _expiries(session, pinger, last_answered, unanswered,
-                                             interval_ns, timeout_ns)
+    server_expiry, client_expiry = _expiries(
+        session, pinger, last_answered, unanswered, interval_ns, timeout_ns
+    )
     malformed = tuple(e for e in session.timeline if e.kind == "malformed")
-    return SessionFacts(session, active, tuple(acts), capture_end_ns, server_expiry,
-                        client_expiry, unanswered, last_answered, malformed, interval_ns,
-                        timeout_ns)
+    return SessionFacts(
+        session,
+        active,
+        tuple(acts),
+        capture_end_ns,
+        server_expiry,
+        client_expiry,
+        unanswered,
+        last_answered,
+        malformed,
+        interval_ns,
+        timeout_ns,
+    )
 
 
 def _expiries(
@@ -97,6 +109,10 @@ def _expiries(
     handled = last_answered.pong_ns if last_answered and last_answered.pong_ns else None
     if pinger is Side.SERVER:
         server = unanswered.ping_ns + timeout_ns if unanswered else None
+        if server is None and session.upgraded_ns is None and session.transports == ("polling",):
+            # On polling the ping waits, invisible, for the client's next GET; the server's
+            # timer runs all the same: pingInterval after the last pong, then pingTimeout.
+            server = (handled or session.opened_ns) + interval_ns + timeout_ns
         client = (handled or session.opened_ns) + interval_ns + timeout_ns
         return server, client
     client_v3 = unanswered.ping_ns + timeout_ns if unanswered else None
@@ -112,11 +128,21 @@ def _acts(session: Session, active: str) -> list[Act]:
         arrived = _arrival(close)
         if close.via == "ws-close-frame":
             if close.conn == carried:
-                acts.append(Act(close.side, close.ts_ns, "close-frame", close.code, close.reason,
-                                close.conn, arrived))
+                acts.append(
+                    Act(
+                        close.side,
+                        close.ts_ns,
+                        "close-frame",
+                        close.code,
+                        close.reason,
+                        close.conn,
+                        arrived,
+                    )
+                )
         else:
-            acts.append(Act(close.side, close.ts_ns, "close-packet", conn=close.conn,
-                            arrived_ns=arrived))
+            acts.append(
+                Act(close.side, close.ts_ns, "close-packet", conn=close.conn, arrived_ns=arrived)
+            )
     for conn in session.connections:
         if conn.conn != carried:
             continue
@@ -130,15 +156,28 @@ def _acts(session: Session, active: str) -> list[Act]:
             continue
         if failure.status is None:
             side = Side.SERVER if failure.abort == "server-closed" else Side.CLIENT
-            acts.append(Act(side, failure.ts_ns, "abort", text=f"{failure.method} {failure.message}"))
+            acts.append(
+                Act(side, failure.ts_ns, "abort", text=f"{failure.method} {failure.message}")
+            )
         else:
-            acts.append(Act(Side.SERVER, failure.ts_ns, "http-error", failure.status,
-                            f"{failure.method} {failure.status} {failure.message}".strip(),
-                            ))
+            acts.append(
+                Act(
+                    Side.SERVER,
+                    failure.ts_ns,
+                    "http-error",
+                    failure.status,
+                    f"{failure.method} {failure.status} {failure.message}".strip(),
+                )
+            )
             if failure.code is not None:
-                acts[-1] = Act(Side.SERVER, failure.ts_ns, "http-error", failure.status,
-                               f"{failure.method} answered {failure.status} code {failure.code} "
-                               f"{failure.message!r}")
+                acts[-1] = Act(
+                    Side.SERVER,
+                    failure.ts_ns,
+                    "http-error",
+                    failure.status,
+                    f"{failure.method} answered {failure.status} code {failure.code} "
+                    f"{failure.message!r}",
+                )
     return acts
 
 
@@ -149,6 +188,12 @@ def _arrival(close: EngineClose) -> int | None:
     if close.ackable:
         return close.acked_ns
     return -1
+
+
+def fired_before(expiry_ns: int | None, end_ns: int) -> bool:
+    """Whether a timer due at `expiry_ns` fired before `end_ns` (node timers run on time
+    unless the event loop is blocked)."""
+    return expiry_ns is not None and expiry_ns + FIRING_SLACK_NS < end_ns
 
 
 def disconnect_packets(session: Session) -> list[tuple[str, Side, int]]:

@@ -33,6 +33,8 @@ def flavors_of(session: Session) -> Flavors:
     server = PYTHON_SERVER if any(m in server_hdr for m in PYTHON_MARKERS) else NODE_SERVER
     client = PYTHON_CLIENT if any(m in agent for m in PYTHON_MARKERS) else NODE_CLIENT
     proxy = next((m for m in PROXY_MARKERS if m in server_hdr), None)
-    raw = any(e.kind == "malformed" and e.side is not None and e.side.value == "client"
-              for e in session.timeline)
+    raw = any(
+        e.kind == "malformed" and e.side is not None and e.side.value == "client"
+        for e in session.timeline
+    )
     return Flavors(server, client, proxy, raw)

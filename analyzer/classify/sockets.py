@@ -22,15 +22,25 @@ from analyzer.reasons import (
 )
 
 
-def classify_sockets(session: Session, end: EngineEnd, verdict: Verdict, flavors: Flavors) -> tuple[NamespaceSocket, ...]:
+def classify_sockets(
+    session: Session, end: EngineEnd, verdict: Verdict, flavors: Flavors
+) -> tuple[NamespaceSocket, ...]:
     return tuple(_socket(session, sock, end, verdict, flavors) for sock in session.sockets)
 
 
-def _socket(session: Session, sock: NamespaceSocket, end: EngineEnd, verdict: Verdict,
-            flavors: Flavors) -> NamespaceSocket:
+def _socket(
+    session: Session, sock: NamespaceSocket, end: EngineEnd, verdict: Verdict, flavors: Flavors
+) -> NamespaceSocket:
     if sock.connected_ns is None:
-        cause = Cause.AUTH_REJECTED.value if sock.connect_error else None
-        return replace(sock, verdict=Verdict(cause=cause, confidence=0.9 if cause else 0.0))
+        if sock.connect_error or sock.requested_ns is None:
+            cause = Cause.AUTH_REJECTED.value if sock.connect_error else None
+            return replace(sock, verdict=Verdict(cause=cause, confidence=0.9 if cause else 0.0))
+        # The server got the CONNECT but its answer never reached the wire (it left on a
+        # request another server answered): the server side had a socket, the client none.
+        return replace(
+            sock,
+            verdict=Verdict(verdict.server_reason, None, verdict.cause, verdict.confidence * 0.7),
+        )
     sender = sock.disconnect_packet_from
     if sender is Side.CLIENT and not _sent_with_close_packet(session, sock):
         server = PY_CLIENT_DISCONNECT if flavors.python_server else CLIENT_NAMESPACE_DISCONNECT
@@ -47,8 +57,9 @@ def _socket(session: Session, sock: NamespaceSocket, end: EngineEnd, verdict: Ve
     client_reason = verdict.client_reason
     if end.client is Outcome.SELF_CLOSED and not flavors.python_client and sender is Side.CLIENT:
         client_reason = IO_CLIENT_DISCONNECT
-    return replace(sock, verdict=Verdict(server_reason, client_reason, verdict.cause,
-                                         verdict.confidence))
+    return replace(
+        sock, verdict=Verdict(server_reason, client_reason, verdict.cause, verdict.confidence)
+    )
 
 
 def _sent_with_close_packet(session: Session, sock: NamespaceSocket) -> bool:

@@ -125,7 +125,9 @@ class SessionBuilder:
         ctype = header(resp.headers, "content-type") if resp is not None else None
         if ex.request.method == "GET" and ctype is not None and ctype.startswith("text/html"):
             text = f"page loaded: GET {ex.request.target[:120]}"
-            self.observations.append(Observation("page-load", ex.request.ts_ns, None, ex.client, text))
+            self.observations.append(
+                Observation("page-load", ex.request.ts_ns, None, ex.client, text)
+            )
 
     def _handshake(self, ex: HttpExchange, query: EioQuery) -> None:
         resp = ex.response
@@ -285,12 +287,25 @@ class SessionBuilder:
         """Packets of a POST the server refused never reached the session: only a close
         packet among them is kept, marked refused (the client did try to close)."""
         kinds = ",".join(p.type.name.lower() for p in packets)
-        state.note(ex.request.end_ns, Side.CLIENT, Layer.EIO, "refused",
-                   f"POST refused by the server; its packets ({kinds}) were not delivered", ex.conn)
+        state.note(
+            ex.request.end_ns,
+            Side.CLIENT,
+            Layer.EIO,
+            "refused",
+            f"POST refused by the server; its packets ({kinds}) were not delivered",
+            ex.conn,
+        )
         for packet in packets:
             if packet.type is EioPacketType.CLOSE:
-                state.closes.append(EngineClose(Side.CLIENT, ex.request.end_ns, "eio-close-packet",
-                                                conn=ex.conn, refused=True))
+                state.closes.append(
+                    EngineClose(
+                        Side.CLIENT,
+                        ex.request.end_ns,
+                        "eio-close-packet",
+                        conn=ex.conn,
+                        refused=True,
+                    )
+                )
 
     def _failure(self, ex: HttpExchange, query: EioQuery) -> HttpFailure | None:
         resp = ex.response

@@ -55,6 +55,7 @@ class SocketState:
             pid=self.pid,
             recovered_from=self.recovered_from,
             auth=self.auth,
+            requested_ns=self.requested_ns,
         )
 
 

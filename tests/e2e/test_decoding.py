@@ -87,6 +87,10 @@ def test_har_recorded_in_the_same_run_gives_the_same_sessions(truth: dict[str, A
     from_pcap = analysis_of(_capture_name(truth))
     assert from_har.info.format.value == "har"
     assert sorted(s.sid for s in from_har.sessions) == sorted(s["sid"] for s in truth["sessions"])
-    pcap_view = {s.sid: (s.transports, s.eio, {(k.nsp, k.id) for k in s.sockets}) for s in from_pcap.sessions}
-    har_view = {s.sid: (s.transports, s.eio, {(k.nsp, k.id) for k in s.sockets}) for s in from_har.sessions}
+    pcap_view = {
+        s.sid: (s.transports, s.eio, {(k.nsp, k.id) for k in s.sockets}) for s in from_pcap.sessions
+    }
+    har_view = {
+        s.sid: (s.transports, s.eio, {(k.nsp, k.id) for k in s.sockets}) for s in from_har.sessions
+    }
     assert har_view == pcap_view

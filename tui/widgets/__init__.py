@@ -1,0 +1,1 @@
+"""Widgets of the triage TUI, one module each."""
