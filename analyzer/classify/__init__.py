@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from analyzer.classify.chains import link_previous
+from analyzer.classify.chains import link_previous, next_opens
 from analyzer.classify.crowd import (
     Judged,
     proxy_timeouts,
@@ -31,8 +31,10 @@ def classify(
     har: bool = False,
     page_loads: list[Observation] | None = None,
 ) -> tuple[list[Session], list[Finding]]:
+    following = next_opens(sessions)
     judged = [
-        Judged(facts, decide(facts)) for facts in (gather(s, capture_end_ns) for s in sessions)
+        Judged(facts, decide(facts))
+        for facts in (gather(s, capture_end_ns, har, following.get(s.sid)) for s in sessions)
     ]
     findings: list[Finding] = []
     proxied = proxy_timeouts(judged)
@@ -55,8 +57,17 @@ def classify(
                 _finding(cause, group, f"{cause.value}: several sessions ended by the server")
             )
     outcomes = {j.session.sid: j.end.client for j in judged}
-    links = link_previous([j.session for j in judged], outcomes)
+    ended = {j.session.sid: _ended_at(j) for j in judged}
+    links = link_previous([j.session for j in judged], outcomes, ended)
     return [_verdict(j, links.get(j.session.sid), har) for j in judged], findings
+
+
+def _ended_at(j: Judged) -> int | None:
+    """When the session observably ended, or (no close in the capture) when it must have."""
+    if j.session.closed_ns is not None:
+        return j.session.closed_ns
+    acts = [a.ts_ns for a in (j.end.first_client, j.end.first_server) if a is not None]
+    return min(acts) if acts else None
 
 
 def _verdict(j: Judged, previous: str | None, har: bool) -> Session:
@@ -83,7 +94,15 @@ def _verdict(j: Judged, previous: str | None, har: bool) -> Session:
     sockets = classify_sockets(j.session, end, verdict, flavors)
     if flavors.raw_client:
         sockets = tuple(replace(s, verdict=replace(s.verdict, client_reason=None)) for s in sockets)
-    return replace(j.session, verdict=verdict, sockets=sockets, previous_sid=previous)
+    closed = _ended_at(j)
+    return replace(
+        j.session,
+        verdict=verdict,
+        sockets=sockets,
+        previous_sid=previous,
+        closed_ns=closed,
+        open_at_capture_end=closed is None,
+    )
 
 
 def _finding(cause: Cause, group: list[Judged], text: str) -> Finding:

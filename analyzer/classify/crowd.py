@@ -85,7 +85,8 @@ def reloads(judged: list[Judged], page_loads: list[Observation]) -> None:
     """A page that left, the same browser loading a page around that moment, and a fresh
     handshake from it right after: a reload or a navigation within the site."""
     for j in judged:
-        closed = j.session.closed_ns
+        act = j.end.first_client
+        closed = j.session.closed_ns or (act.ts_ns if act is not None else None)
         client = j.session.client
         if j.end.cause is not Cause.CLIENT_LEFT or closed is None or client is None:
             continue
@@ -115,7 +116,8 @@ def reloads(judged: list[Judged], page_loads: list[Observation]) -> None:
 
 def _fresh_handshake(j: Judged, judged: list[Judged]) -> Session | None:
     s = j.session
-    closed = s.closed_ns or 0
+    act = j.end.first_client
+    closed = s.closed_ns or (act.ts_ns if act is not None else 0)
     for other in judged:
         o = other.session
         if o is s or o.client is None or s.client is None:

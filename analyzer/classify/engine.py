@@ -109,8 +109,9 @@ def _silence_cause(facts: SessionFacts, end: EngineEnd) -> Cause:
 
 
 def _server_went_quiet(facts: SessionFacts) -> bool:
-    """No server ping was even sent in the window the client waited in (EIO 4)."""
-    if facts.session.eio == 3 or facts.client_expiry_ns is None:
+    """No server ping was even sent in the window the client waited in (EIO 4). A HAR
+    shows only the pings that arrived, so it cannot tell."""
+    if facts.session.eio == 3 or facts.client_expiry_ns is None or facts.har:
         return False
     start = facts.client_expiry_ns - facts.interval_ns - facts.timeout_ns
     pings = [h.ping_ns for h in facts.session.heartbeats if h.pinger is Side.SERVER]
@@ -124,6 +125,11 @@ def _client_first(facts: SessionFacts, end: EngineEnd, act: Act) -> None:
     end.initiator = Side.CLIENT
     end.client, end.cause, end.confidence = _client_own_reason(facts, end, act)
     end.server = _server_receives(facts, end, act)
+    if facts.har and end.cause is Cause.NETWORK_LOSS:
+        # The client's timer fired because the server's pings stopped arriving: the path
+        # was down, so its close did not arrive either and the server's timer fired too.
+        end.server = Outcome.PING_TIMEOUT
+        end.say("the server's pings stopped arriving, so its own heartbeat timed out as well")
     if (
         end.cause is Cause.SERVER_DISCONNECT
         and facts.active == "websocket"
@@ -174,6 +180,14 @@ def _client_own_reason(
         if cause is Cause.SERVER_STALLED:
             end.say("the server sent no ping in that window: its event loop was blocked", expiry)
         return Outcome.PING_TIMEOUT, cause, 0.85
+    if act.kind == "ended":
+        end.say(
+            "the client had dropped this session before its heartbeat timer fired (it opened a "
+            "new one); the capture holds no close, so the page or process went away",
+            act.ts_ns,
+        )
+        _pongs_were_prompt(facts, end)
+        return None, Cause.CLIENT_LEFT, 0.6
     if act.kind in ("fin", "rst", "abort"):
         end.say(
             f"client ended the transport with {_describe(act)}, without a close frame or "
@@ -201,9 +215,7 @@ def _server_receives(facts: SessionFacts, end: EngineEnd, act: Act) -> Outcome |
     if late and fired_before(expiry, facts.capture_end_ns):
         _ping_unanswered(facts, end)
         if arrival is None:
-            end.say(
-                f"the client's close ({_describe(act)}) never reached the server", act.ts_ns
-            )
+            end.say(f"the client's close ({_describe(act)}) never reached the server", act.ts_ns)
         else:
             end.say(
                 f"the client's close reached the server only {seconds(arrival - act.ts_ns)} "
@@ -391,6 +403,7 @@ def _describe(act: Act) -> str:
         "close-packet": "with an Engine.IO close packet (1)",
         "fin": "with a TCP FIN",
         "rst": "with a TCP RST",
+        "ended": "(inferred: the capture holds no close)",
         "abort": f"by aborting a request ({act.text})",
         "http-error": f"with HTTP {act.code}",
     }.get(act.kind, act.kind)

@@ -51,6 +51,7 @@ class SessionFacts:
     malformed: tuple[TimelineEvent, ...]
     interval_ns: int
     timeout_ns: int
+    har: bool = False  # no TCP, no close frames, only the messages the browser handled
 
     def first(self, side: Side, after_ns: int = 0) -> Act | None:
         return next((a for a in self.acts if a.side is side and a.ts_ns >= after_ns), None)
@@ -59,7 +60,10 @@ class SessionFacts:
         return act.arrival is not None
 
 
-def gather(session: Session, capture_end_ns: int) -> SessionFacts:
+def gather(
+    session: Session, capture_end_ns: int, har: bool = False, next_open_ns: int | None = None
+) -> SessionFacts:
+    """`next_open_ns`: when the same client opened its next session, if it did."""
     interval_ns = (session.ping_interval_ms or DEFAULT_INTERVAL_MS) * 1_000_000
     timeout_ns = (session.ping_timeout_ms or DEFAULT_TIMEOUT_MS) * 1_000_000
     on_ws = session.upgraded_ns is not None or session.transports == ("websocket",)
@@ -76,6 +80,8 @@ def gather(session: Session, capture_end_ns: int) -> SessionFacts:
         session, pinger, last_answered, unanswered, interval_ns, timeout_ns
     )
     malformed = tuple(e for e in session.timeline if e.kind == "malformed")
+    if har and not acts:
+        acts = _inferred_end(session, client_expiry, next_open_ns)
     return SessionFacts(
         session,
         active,
@@ -88,6 +94,7 @@ def gather(session: Session, capture_end_ns: int) -> SessionFacts:
         malformed,
         interval_ns,
         timeout_ns,
+        har,
     )
 
 
@@ -179,6 +186,26 @@ def _acts(session: Session, active: str) -> list[Act]:
                     f"{failure.message!r}",
                 )
     return acts
+
+
+def _inferred_end(
+    session: Session, client_expiry: int | None, next_open_ns: int | None
+) -> list[Act]:
+    """An end the capture implies without showing it (a HAR has no close frames).
+
+    After its last namespace DISCONNECT a client closes the connection at once; and a
+    client that opened a new session had dropped the old one by then, at the latest when
+    its heartbeat timer fired.
+    """
+    packets = disconnect_packets(session)
+    connected = {s.nsp for s in session.sockets if s.connected_ns is not None}
+    if packets and connected <= {nsp for nsp, _, _ in packets}:
+        _, side, ts = max(packets, key=lambda p: p[2])
+        return [Act(side, ts, "ended")]
+    if next_open_ns is not None:
+        when = min(next_open_ns, client_expiry) if client_expiry is not None else next_open_ns
+        return [Act(Side.CLIENT, when, "ended")]
+    return []
 
 
 def _arrival(close: EngineClose) -> int | None:
