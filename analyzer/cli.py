@@ -19,6 +19,7 @@ from rich.table import Table
 from analyzer import __version__
 from analyzer.core import NS_PER_S, ns_to_s
 from analyzer.errors import InputError, SioscopeError, UsageError
+from analyzer.explain import explain
 from analyzer.model import Analysis, Session
 from analyzer.pipeline import ProgressCallback, analyze
 from analyzer.report import command as report_command
@@ -50,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("timeline", help="print one session's timeline")
+    p.add_argument("file")
+    p.add_argument("--sid", required=True, help="Engine.IO session id (a unique prefix is enough)")
+
+    p = sub.add_parser("explain", help="tell how one session ended, with its evidence")
     p.add_argument("file")
     p.add_argument("--sid", required=True, help="Engine.IO session id (a unique prefix is enough)")
 
@@ -85,6 +90,8 @@ def _run(args: argparse.Namespace) -> int:
         return _cmd_analyze(args.files)
     if args.command == "timeline":
         return _cmd_timeline(args.file, args.sid)
+    if args.command == "explain":
+        return _cmd_explain(args.file, args.sid)
     if args.command == "report":
         return report_command.run(args, _load, load_with_progress=_load)
     if args.command == "tui":
@@ -203,6 +210,12 @@ def _cmd_timeline(path: str, sid: str) -> int:
             ev.text,
         )
     console.print(table)
+    return EXIT_OK
+
+
+def _cmd_explain(path: str, sid: str) -> int:
+    analysis = _load(path)
+    sys.stdout.write(explain(analysis, find_session(analysis, sid)))
     return EXIT_OK
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
 from analyzer.capture.base import CaptureFormat, CaptureInfo, Frame
 from analyzer.capture.har import read_har
@@ -13,6 +12,7 @@ from analyzer.capture.sniff import sniff_file
 from analyzer.classify import classify
 from analyzer.core import Diagnostic
 from analyzer.flows import FlowDecoder
+from analyzer.limits import Limits
 from analyzer.model import Analysis, Finding, Session
 from analyzer.net import tcp_events
 from analyzer.net.events import TcpEvent
@@ -21,14 +21,6 @@ from analyzer.sessions import Observation, SessionBuilder
 from analyzer.transport import TransportEvent
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read so far, file size)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Bounds that keep hostile input from exhausting memory; overridable on the CLI."""
-
-    max_buffer_per_connection: int = 8 * 1024 * 1024
-    max_open_connections: int = 1_000_000
 
 
 def analyze(
