@@ -44,7 +44,8 @@ def explain(analysis: Analysis, session: Session) -> str:
         )
     else:
         lines.append("  still open when the capture ended")
-    cause = Cause(v.cause) if v.cause in Cause._value2member_map_ else Cause.UNKNOWN
+    known = {c.value: c for c in Cause}
+    cause = known.get(v.cause or "", Cause.UNKNOWN)
     lines += ["", f"Why: {CAUSE_TEXT[cause]} ({cause.value}, confidence {v.confidence:.2f})."]
     if v.evidence:
         lines += ["", "Evidence:"]
