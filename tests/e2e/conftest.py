@@ -27,11 +27,16 @@ def analysis_of(capture_name: str) -> Analysis:
     return analyze(str(CAPTURES / capture_name))
 
 
+def _parametrize(metafunc: pytest.Metafunc, name: str, keep: str | None) -> None:
+    """Parametrize `name` over the truth files (only those whose capture has `keep`)."""
+    pairs = [(p, load_truth(p)) for p in truth_files()]
+    if keep is not None:
+        pairs = [(p, t) for p, t in pairs if t["capture"].get(keep)]
+    ids = [p.name.removesuffix(".truth.json") for p, _ in pairs]
+    metafunc.parametrize(name, [t for _, t in pairs], ids=ids)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "truth" in metafunc.fixturenames:
-        files = truth_files()
-        metafunc.parametrize(
-            "truth",
-            [load_truth(p) for p in files],
-            ids=[p.name.removesuffix(".truth.json") for p in files],
-        )
+    for name, keep in (("truth", None), ("har_truth", "har"), ("tls_truth", "tls_keylog")):
+        if name in metafunc.fixturenames:
+            _parametrize(metafunc, name, keep)

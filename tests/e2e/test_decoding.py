@@ -71,18 +71,15 @@ def test_connect_errors_match_truth(truth: dict[str, Any]) -> None:
                 assert errors.get(sock["nsp"]) == message, want["sid"]
 
 
-def test_tls_connections_are_reported(truth: dict[str, Any]) -> None:
-    if not truth["capture"].get("tls_keylog"):
-        pytest.skip("not a TLS capture")
-    analysis = analysis_of(_capture_name(truth))
+def test_tls_connections_are_reported(tls_truth: dict[str, Any]) -> None:
+    analysis = analysis_of(_capture_name(tls_truth))
     assert analysis.tls_connections > 0
     assert analysis.sessions == ()
 
 
-def test_har_recorded_in_the_same_run_gives_the_same_sessions(truth: dict[str, Any]) -> None:
-    har = truth["capture"].get("har")
-    if not har:
-        pytest.skip("no HAR recorded in this run")
+def test_har_recorded_in_the_same_run_gives_the_same_sessions(har_truth: dict[str, Any]) -> None:
+    truth = har_truth
+    har = truth["capture"]["har"]
     from_har = analysis_of(str(har))
     from_pcap = analysis_of(_capture_name(truth))
     assert from_har.info.format.value == "har"

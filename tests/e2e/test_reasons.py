@@ -71,14 +71,12 @@ def test_every_verdict_has_evidence(truth: dict[str, Any]) -> None:
         assert 0.0 < session.verdict.confidence <= 1.0
 
 
-def test_har_verdicts_never_contradict_truth(truth: dict[str, Any]) -> None:
+def test_har_verdicts_never_contradict_truth(har_truth: dict[str, Any]) -> None:
     """From a HAR recorded in the same run: every label equals the truth, except that a
     session whose end the HAR does not hold (no close frames, no TCP in a HAR) may be
     reported as still open at the end of the capture — never as something else."""
-    har = truth["capture"].get("har")
-    if not har:
-        pytest.skip("no HAR recorded in this run")
-    found = {s.sid: s for s in analysis_of(str(har)).sessions}
+    truth = har_truth
+    found = {s.sid: s for s in analysis_of(str(truth["capture"]["har"])).sessions}
     for want in truth["sessions"]:
         got = found[want["sid"]]
         if got.open_at_capture_end and got.verdict.cause == "capture-ended":
