@@ -7,6 +7,7 @@ error (a bug; --debug shows the traceback).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -20,13 +21,16 @@ from analyzer import __version__
 from analyzer.core import NS_PER_S, ns_to_s
 from analyzer.errors import InputError, SioscopeError, UsageError
 from analyzer.explain import explain
+from analyzer.limits import Limits, limit_names, limits_from, parse_size
 from analyzer.model import Analysis, Session
 from analyzer.pipeline import ProgressCallback, analyze
 from analyzer.report import command as report_command
 
 EXIT_OK = 0
 EXIT_GATE = 1
+EXIT_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 BUNDLED_CAPTURE = "many-clients.pcap"
 
 
@@ -43,30 +47,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"sioscope {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    common = _common_options()
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("analyze", help="list the Engine.IO sessions of captures")
+    p = sub.add_parser("analyze", parents=[common], help="list the Engine.IO sessions of captures")
     p.add_argument(
         "files", nargs="*", help="pcap, pcapng or HAR files (default: the bundled capture)"
     )
 
-    p = sub.add_parser("timeline", help="print one session's timeline")
+    p = sub.add_parser("timeline", parents=[common], help="print one session's timeline")
     p.add_argument("file")
     p.add_argument("--sid", required=True, help="Engine.IO session id (a unique prefix is enough)")
 
-    p = sub.add_parser("explain", help="tell how one session ended, with its evidence")
+    p = sub.add_parser(
+        "explain", parents=[common], help="tell how one session ended, with its evidence"
+    )
     p.add_argument("file")
     p.add_argument("--sid", required=True, help="Engine.IO session id (a unique prefix is enough)")
 
-    p = sub.add_parser("report", help="write a report for CI: json, csv, md, junit, html")
+    p = sub.add_parser(
+        "report", parents=[common], help="write a report for CI: json, csv, md, junit, html"
+    )
     report_command.add_arguments(p)
 
-    p = sub.add_parser("tui", help="interactive triage in the terminal")
+    p = sub.add_parser("tui", parents=[common], help="interactive triage in the terminal")
     p.add_argument("file", nargs="?", help="capture to open (default: the bundled capture)")
     return parser
 
 
+def _common_options() -> argparse.ArgumentParser:
+    """Options every subcommand takes after its name: --debug and one flag per limit."""
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand must not reset a --debug given before it.
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks of internal errors")
+    group = common.add_argument_group("limits (bounds against hostile input; sizes take k/M/G)")
+    defaults = Limits()
+    for name in limit_names():
+        group.add_argument(
+            "--limit-" + name.replace("_", "-"),
+            dest="limit_" + name,
+            type=_size_argument,
+            metavar="N",
+            help=f"default {getattr(defaults, name)}",
+        )
+    return common
+
+
+def _size_argument(text: str) -> int:
+    try:
+        return parse_size(text)
+    except SioscopeError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return limits_from({name: getattr(args, "limit_" + name, None) for name in limit_names()})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every outcome maps to an exit code, never to a bare traceback."""
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
@@ -74,28 +114,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sioscope: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
-        print(
-            f"sioscope: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
-            file=sys.stderr,
-        )
-        if args.debug:
-            traceback.print_exc()
-        return EXIT_INTERNAL
+        return _internal_error(exc, debug=bool(getattr(args, "debug", False)))
+
+
+def _internal_error(exc: BaseException, *, debug: bool) -> int:
+    """A bug: one line by default, the traceback with --debug."""
+    message = " ".join(str(exc).split())[:300]
+    hint = "" if debug else " (run with --debug for the traceback)"
+    print(f"sioscope: internal error: {type(exc).__name__}: {message}{hint}", file=sys.stderr)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def _run(args: argparse.Namespace) -> int:
+    load = functools.partial(_load, limits=_limits(args))
     if args.command == "analyze":
-        return _cmd_analyze(args.files)
+        return _cmd_analyze(args.files, load)
     if args.command == "timeline":
-        return _cmd_timeline(args.file, args.sid)
+        return _cmd_timeline(load(args.file), args.sid)
     if args.command == "explain":
-        return _cmd_explain(args.file, args.sid)
+        return _cmd_explain(load(args.file), args.sid)
     if args.command == "report":
-        return report_command.run(args, _load, load_with_progress=_load)
+        return report_command.run(args, load, load_with_progress=load)
     if args.command == "tui":
-        return _cmd_tui(args.file)
+        return _cmd_tui(args.file, load)
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -103,24 +148,32 @@ def _load(
     path: str,
     progress: ProgressCallback | None = None,
     on_session: Callable[[Session], None] | None = None,
+    *,
+    limits: Limits | None = None,
 ) -> Analysis:
     if not Path(path).exists():
         raise InputError("no such file", path=path)
     if Path(path).is_dir():
         raise InputError("is a directory, not a capture file", path=path)
-    return analyze(path, progress=progress, on_session=on_session)
+    return analyze(path, limits=limits, progress=progress, on_session=on_session)
 
 
-def _cmd_analyze(files: list[str]) -> int:
-    console = Console()
+def _cmd_analyze(files: list[str], load: Callable[[str], Analysis]) -> int:
+    console = _console()
     if not files:
         files = [bundled_capture()]
         console.print(f"No file given: analyzing the bundled capture {files[0]}")
     for path in files:
-        analysis = _load(path)
+        analysis = load(path)
         console.print(session_table(analysis))
         _print_notes(console, analysis)
     return EXIT_OK
+
+
+def _console() -> Console:
+    """Wide enough for the session table when the output is a file or a pipe."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=200)
 
 
 def session_table(analysis: Analysis) -> Table:
@@ -141,7 +194,7 @@ def session_table(analysis: Analysis) -> Table:
         "client reason",
         "cause",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("sid", "client"))
     start = info.first_ts_ns or 0
     for s in analysis.sessions:
         table.add_row(
@@ -194,13 +247,12 @@ def find_session(analysis: Analysis, sid: str) -> Session:
     return matches[0]
 
 
-def _cmd_timeline(path: str, sid: str) -> int:
-    analysis = _load(path)
+def _cmd_timeline(analysis: Analysis, sid: str) -> int:
     session = find_session(analysis, sid)
-    console = Console()
+    console = _console()
     table = Table(title=f"session {session.sid} ({'→'.join(session.transports)})")
     for column in ("time", "+s", "side", "layer", "what"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("sid", "client"))
     for ev in session.timeline:
         table.add_row(
             f"{ns_to_s(ev.ts_ns):.6f}",
@@ -213,17 +265,16 @@ def _cmd_timeline(path: str, sid: str) -> int:
     return EXIT_OK
 
 
-def _cmd_explain(path: str, sid: str) -> int:
-    analysis = _load(path)
+def _cmd_explain(analysis: Analysis, sid: str) -> int:
     sys.stdout.write(explain(analysis, find_session(analysis, sid)))
     return EXIT_OK
 
 
-def _cmd_tui(path: str | None) -> int:
+def _cmd_tui(path: str | None, load: Callable[..., Analysis]) -> int:
     # Imported here: the headless core never loads textual unless the TUI is asked for.
     from tui.app import run_tui
 
-    return run_tui(path or bundled_capture(), _load)
+    return run_tui(path or bundled_capture(), load)
 
 
 if __name__ == "__main__":
