@@ -15,6 +15,7 @@ from typing import Any
 from captures.lab import manifest
 from captures.lab.sandbox import NODE_DIR, LabError, Process, Sandbox
 from captures.lab.scenario import JsonDict, Peer, Scenario
+from captures.lab.scenarios.helpers import json_flags
 from captures.lab.truth import CaptureMeta, build_truth, validate
 
 LAB_DIR = Path(__file__).resolve().parent
@@ -32,8 +33,7 @@ class ScenarioContext:
 
     def node(self, script: str, name: str, **args: Any) -> Process:
         """Start ``node/<script>.js`` with ``--key=<json>`` arguments."""
-        argv = ["node", str(NODE_DIR / f"{script}.js")]
-        argv += [f"--{key}={json.dumps(value)}" for key, value in args.items()]
+        argv = ["node", str(NODE_DIR / f"{script}.js"), *json_flags(args)]
         return self.box.spawn(argv, name)
 
     def spawn(self, argv: list[str], name: str, env: Mapping[str, str] | None = None) -> Process:
@@ -113,8 +113,8 @@ def run_scenario(scenario: Scenario, out_dir: Path, work_root: Path, index: int)
         har = _copy_har(scenario, work, out_dir)
     except BaseException:
         pcap.unlink(missing_ok=True)  # a capture without its truth must not be left behind
-        (out_dir / f"{scenario.name}.keys").unlink(missing_ok=True)
-        (out_dir / f"{scenario.name}.har").unlink(missing_ok=True)
+        for suffix in (".keys", ".har"):
+            (out_dir / f"{scenario.name}{suffix}").unlink(missing_ok=True)
         raise
     meta = CaptureMeta(
         file=pcap.name,
@@ -135,23 +135,21 @@ def run_scenario(scenario: Scenario, out_dir: Path, work_root: Path, index: int)
 
 def _copy_keylog(scenario: Scenario, work: Path, out_dir: Path) -> str | None:
     """Put the run's TLS key log beside its capture, so tools can decrypt it."""
-    if scenario.tls_keylog is None:
-        return None
-    source = work / scenario.tls_keylog
-    if not source.is_file() or source.stat().st_size == 0:
-        raise LabError(f"no TLS key log was written to {scenario.tls_keylog}")
-    target = out_dir / f"{scenario.name}.keys"
-    shutil.copyfile(source, target)
-    return target.name
+    return _copy_beside(scenario.tls_keylog, "TLS key log", work, out_dir / f"{scenario.name}.keys")
 
 
 def _copy_har(scenario: Scenario, work: Path, out_dir: Path) -> str | None:
     """Put the HAR a browser recorded during the run beside its capture."""
-    if scenario.har is None:
+    return _copy_beside(scenario.har, "HAR", work, out_dir / f"{scenario.name}.har")
+
+
+def _copy_beside(work_name: str | None, what: str, work: Path, target: Path) -> str | None:
+    """Copy a file the run wrote into its work directory to ``target``; a scenario that
+    declares one and did not write it failed."""
+    if work_name is None:
         return None
-    source = work / scenario.har
+    source = work / work_name
     if not source.is_file() or source.stat().st_size == 0:
-        raise LabError(f"no HAR was written to {scenario.har}")
-    target = out_dir / f"{scenario.name}.har"
+        raise LabError(f"no {what} was written to {work_name}")
     shutil.copyfile(source, target)
     return target.name

@@ -23,8 +23,19 @@ def load_truth(path: Path) -> dict[str, Any]:
 
 
 @cache
-def analysis_of(capture_name: str) -> Analysis:
-    return analyze(str(CAPTURES / capture_name))
+def analysis_of(capture_name: str, keylog: str | None = None) -> Analysis:
+    return analyze(str(CAPTURES / capture_name), keylog=str(CAPTURES / keylog) if keylog else None)
+
+
+def analysis_for(truth: dict[str, Any], *, har: bool = False) -> Analysis:
+    """The analysis of a truth's capture (or its HAR), with its TLS key log if it has one."""
+    capture = truth["capture"]
+    if har:
+        return analysis_of(str(capture["har"]))
+    keylog = capture.get("tls_keylog")
+    return analysis_of(
+        str(capture["file"]).rsplit("/", 1)[-1], keylog.rsplit("/", 1)[-1] if keylog else None
+    )
 
 
 def _parametrize(metafunc: pytest.Metafunc, name: str, keep: str | None) -> None:

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from analyzer import NamespaceSocket, Session
-from tests.e2e.conftest import analysis_of
+from tests.e2e.conftest import analysis_for, analysis_of
 
 
 def _reason(close: dict[str, Any] | None) -> str | None:
     return None if close is None else close.get("reason")
 
 
-def _sessions(truth: dict[str, Any], capture: str) -> dict[str, Session]:
-    if truth["capture"].get("tls_keylog"):
-        pytest.skip("TLS capture: decryption with a key log is not implemented yet")
-    return {s.sid: s for s in analysis_of(capture).sessions}
+def _sessions(truth: dict[str, Any]) -> dict[str, Session]:
+    return {s.sid: s for s in analysis_for(truth).sessions}
 
 
 def _match_socket(got: Session, want: dict[str, Any]) -> NamespaceSocket | None:
@@ -29,7 +25,7 @@ def _match_socket(got: Session, want: dict[str, Any]) -> NamespaceSocket | None:
 
 
 def _check(truth: dict[str, Any], capture: str) -> list[str]:
-    found = _sessions(truth, capture)
+    found = _sessions(truth)
     wrong = []
     for want in truth["sessions"]:
         got = found[want["sid"]]
@@ -64,7 +60,7 @@ def test_reasons_causes_and_chains_match_truth(truth: dict[str, Any]) -> None:
 
 
 def test_every_verdict_has_evidence(truth: dict[str, Any]) -> None:
-    found = _sessions(truth, str(truth["capture"]["file"]))
+    found = _sessions(truth)
     for session in found.values():
         assert session.verdict.cause is not None
         assert session.verdict.evidence, session.sid

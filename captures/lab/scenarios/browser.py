@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from captures.lab.scenario import JsonDict, LabContext, Peer, Scenario
-from captures.lab.scenarios.helpers import HEARTBEAT_DEADLINE_S, PING_INTERVAL_MS, start_server
+from captures.lab.scenarios.helpers import (
+    CLIENT_LEAVES,
+    PING_INTERVAL_MS,
+    lose_network,
+    start_server,
+)
 
 PAGE_PEER = "browser-1"
 #: A reloaded page is a new client: the page labels itself ``<peer>-load<N>`` (web/lab.js).
@@ -66,55 +71,53 @@ class BrowserScenario(Scenario):
         ctx.wait_for("note", kind="har_written", timeout=HAR_WRITE_TIMEOUT_S)
 
 
-class BrowserDisconnect(BrowserScenario):
+class PageEnds(BrowserScenario):
+    """Page connected (upgraded unless polling-only), some traffic, then ``page_command``
+    ends its session; the server notices."""
+
+    #: The browser driver's command that ends the session (``disconnect``, ``close_page``).
+    page_command: ClassVar[str]
+
+    def run(self, ctx: LabContext) -> None:
+        browser = self.open_page(ctx, upgraded=self.page_options.get("transports") != ["polling"])
+        self.exchange(ctx, browser)
+        ctx.send(browser, self.page_command)
+        ctx.wait_for("engine_close", side="server", timeout=5)
+        ctx.sleep(1.0)
+
+
+class BrowserDisconnect(PageEnds):
     name = "browser-disconnect"
     description = (
         "The page's client upgrades to websocket and exchanges an event, then the page "
         "calls socket.disconnect()."
     )
     root_cause = "client-disconnect"
-    expected: ClassVar = {
-        "browser-*": {
-            "server_disconnect": "client namespace disconnect",
-            "client_disconnect": "io client disconnect",
-            "server_close": "transport close",
-        }
-    }
-
-    def run(self, ctx: LabContext) -> None:
-        browser = self.open_page(ctx)
-        self.exchange(ctx, browser)
-        ctx.send(browser, "disconnect")
-        ctx.wait_for("engine_close", side="server", timeout=5)
-        ctx.sleep(1.0)
+    page_command = "disconnect"
+    expected: ClassVar = {"browser-*": CLIENT_LEAVES}
 
 
-class BrowserPageClose(BrowserScenario):
+class BrowserPageClose(PageEnds):
     name = "browser-page-close"
     description = (
         "The page's client upgrades to websocket and exchanges an event, then the tab is "
         "closed (page.close()): the page itself reports nothing."
     )
     root_cause = "client-left"
+    page_command = "close_page"
     expected: ClassVar = {
         "browser-*": {**PAGE_GONE, "server_disconnect": "transport close"},
     }
 
-    def run(self, ctx: LabContext) -> None:
-        browser = self.open_page(ctx)
-        self.exchange(ctx, browser)
-        ctx.send(browser, "close_page")
-        ctx.wait_for("engine_close", side="server", timeout=5)
-        ctx.sleep(1.0)
 
-
-class BrowserPollingClose(BrowserScenario):
+class BrowserPollingClose(PageEnds):
     name = "browser-polling-close"
     description = (
         "Polling-only page client (transports ['polling']); the tab is closed while its "
         "long-poll GET is pending."
     )
     root_cause = "client-left"
+    page_command = "close_page"
     page_options: ClassVar[dict[str, Any]] = {"transports": ["polling"]}
     expected: ClassVar = {
         "browser-*": {
@@ -123,13 +126,6 @@ class BrowserPollingClose(BrowserScenario):
             "server_disconnect": "transport error",
         },
     }
-
-    def run(self, ctx: LabContext) -> None:
-        browser = self.open_page(ctx, upgraded=False)
-        self.exchange(ctx, browser)
-        ctx.send(browser, "close_page")
-        ctx.wait_for("engine_close", side="server", timeout=5)
-        ctx.sleep(1.0)
 
 
 class BrowserReload(BrowserScenario):
@@ -175,9 +171,7 @@ class BrowserOffline(BrowserScenario):
 
     def run(self, ctx: LabContext) -> None:
         self.open_page(ctx)
-        ctx.sleep(PING_INTERVAL_MS / 1000 + 0.3)
-        ctx.drop_network()
-        ctx.wait_for("engine_close", count=2, timeout=HEARTBEAT_DEADLINE_S + 3)
+        lose_network(ctx)
         ctx.sleep(1.0)
         ctx.restore_network()
         ctx.wait_for("socket_connect", side="client", peer=PAGE_PEER, count=2, timeout=10)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from captures.lab.scenario import JsonDict, LabContext, Scenario
 from captures.lab.scenarios.helpers import (
     HEARTBEAT_DEADLINE_S,
     PING_INTERVAL_MS,
     PING_TIMEOUT_MS,
+    RECONNECT_FAST,
+    LabScenario,
+    NetworkLoss,
     peer_labels,
     start_clients,
     start_server,
@@ -16,62 +19,31 @@ from captures.lab.scenarios.helpers import (
     wait_upgraded,
 )
 
-BOTH_PING_TIMEOUT = {"server_close": "ping timeout", "client_close": "ping timeout"}
-RECONNECT_FAST: dict[str, Any] = {
-    "reconnection": True,
-    "reconnectionDelay": 300,
-    "reconnectionDelayMax": 600,
-}
 STALL_MS = PING_INTERVAL_MS + PING_TIMEOUT_MS + 1500
 
 
-def _network_loss(ctx: LabContext, transports: list[str] | None, upgrade: bool) -> None:
-    """Connect, let a heartbeat pass, drop the port, wait until both sides gave up."""
-    start_server(ctx)
-    opts = {} if transports is None else {"transports": transports}
-    start_clients(ctx, "client-1", ["client-1"], **opts)
-    wait_connected(ctx, ["client-1"])
-    if upgrade:
-        wait_upgraded(ctx, ["client-1"])
-    ctx.wait_for("engine_open", side="client", peer="client-1")
-    ctx.sleep(PING_INTERVAL_MS / 1000 + 0.3)
-    ctx.drop_network()
-    ctx.wait_for("engine_close", count=2, timeout=HEARTBEAT_DEADLINE_S + 3)
-    ctx.sleep(0.5)
-
-
-class NetworkLossWs(Scenario):
+class NetworkLossWs(NetworkLoss):
     name = "network-loss-ws"
     description = (
         "Websocket-only session; the path drops every packet (nft) until both sides time out."
     )
-    root_cause = "network-loss"
-    expected: ClassVar = {"client-*": BOTH_PING_TIMEOUT}
-
-    def run(self, ctx: LabContext) -> None:
-        _network_loss(ctx, ["websocket"], upgrade=False)
+    transports: ClassVar[list[str] | None] = ["websocket"]
+    confirm_open = True
 
 
-class NetworkLossPolling(Scenario):
+class NetworkLossPolling(NetworkLoss):
     name = "network-loss-polling"
     description = (
         "Polling-only session; the path drops every packet (nft) until both sides time out."
     )
-    root_cause = "network-loss"
-    expected: ClassVar = {"client-*": BOTH_PING_TIMEOUT}
-
-    def run(self, ctx: LabContext) -> None:
-        _network_loss(ctx, ["polling"], upgrade=False)
+    transports: ClassVar[list[str] | None] = ["polling"]
+    confirm_open = True
 
 
-class NetworkLossAfterUpgrade(Scenario):
+class NetworkLossAfterUpgrade(NetworkLoss):
     name = "network-loss-after-upgrade"
     description = "Session upgraded from polling to websocket, then the path drops every packet."
-    root_cause = "network-loss"
-    expected: ClassVar = {"client-*": BOTH_PING_TIMEOUT}
-
-    def run(self, ctx: LabContext) -> None:
-        _network_loss(ctx, None, upgrade=True)
+    confirm_open = True
 
 
 class Malformed(Scenario):
@@ -155,7 +127,7 @@ class ServerStalled(Scenario):
         return super().session_root_cause(session)
 
 
-class ServerCrashRestart(Scenario):
+class ServerCrashRestart(LabScenario):
     name = "server-crash-restart"
     description = (
         "Server killed with SIGKILL while a websocket and a polling client are connected; a "
@@ -170,11 +142,7 @@ class ServerCrashRestart(Scenario):
 
     def run(self, ctx: LabContext) -> None:
         server = start_server(ctx)
-        start_clients(ctx, "client-1", ["client-1"], **RECONNECT_FAST)
-        start_clients(ctx, "client-2", ["client-2"], transports=["polling"], **RECONNECT_FAST)
-        wait_connected(ctx, ["client-1", "client-2"])
-        wait_upgraded(ctx, ["client-1"])
-        ctx.sleep(0.5)
+        self.connect_pair(ctx, **RECONNECT_FAST)
         ctx.kill(server)
         ctx.wait_for("connect_error", count=2, timeout=6)
         start_server(ctx, name="server-2")

@@ -8,7 +8,6 @@ directory; ``node/proxy_info.js`` reports its version and the directives used as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,31 +15,25 @@ from typing import Any, ClassVar
 from captures.lab.sandbox import NODE_DIR, LabError
 from captures.lab.scenario import JsonDict, LabContext, Peer, Scenario
 from captures.lab.scenarios.helpers import (
+    CLIENT_LEAVES,
     PING_INTERVAL_MS,
     PING_TIMEOUT_MS,
+    RECONNECT_FAST,
+    json_flags,
     start_clients,
+    start_server,
     wait_connected,
     wait_upgraded,
 )
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "nginx" / "proxy.conf.tmpl"
 NGINX_READY_S = 5.0
-RECONNECT_FAST: dict[str, Any] = {
-    "reconnection": True,
-    "reconnectionDelay": 300,
-    "reconnectionDelayMax": 600,
-}
 #: What a working websocket proxy needs; the scenarios below leave parts of it out.
 WEBSOCKET_HEADERS = (
     "proxy_http_version 1.1",
     "proxy_set_header Upgrade $http_upgrade",
     'proxy_set_header Connection "upgrade"',
 )
-CLIENT_LEAVES = {
-    "server_disconnect": "client namespace disconnect",
-    "client_disconnect": "io client disconnect",
-    "server_close": "transport close",
-}
 
 
 # -- nginx ------------------------------------------------------------------------------
@@ -99,16 +92,7 @@ def _wait_for_file(ctx: LabContext, path: Path, timeout: float) -> None:
 
 def start_backend(ctx: LabContext, name: str, port: int, **opts: Any) -> Peer:
     """A socket.io 4.8 server behind nginx, on a port the capture does not watch."""
-    settings = {"pingInterval": PING_INTERVAL_MS, "pingTimeout": PING_TIMEOUT_MS, **opts}
-    peer = ctx.node("server", name, port=port, peer=name, **settings)
-    ctx.wait_for("note", kind="listening", peer=name, timeout=10)
-    return peer
-
-
-def _closed(session: JsonDict) -> bool:
-    if session["server_close"] or session["client_close"]:
-        return True
-    return any(s["server_disconnect"] or s["client_disconnect"] for s in session["sockets"])
+    return start_server(ctx, name, port=port, **opts)
 
 
 # -- scenarios ----------------------------------------------------------------------------
@@ -218,7 +202,9 @@ class NginxUpgradeStripped(Scenario):
 
     def session_root_cause(self, session: JsonDict) -> str:
         """The sessions survive the failed upgrade and end when their client leaves."""
-        return "client-disconnect" if _closed(session) else "capture-ended"
+        if super().session_root_cause(session) == "capture-ended":
+            return "capture-ended"
+        return "client-disconnect"
 
 
 class TlsKeylog(Scenario):
@@ -274,8 +260,7 @@ class TlsKeylog(Scenario):
 
 def _node_argv(script: str, node_flags: Sequence[str] = (), **args: Any) -> list[str]:
     """``node [flags] node/<script>.js --key=<json>``, the argument style of ``ctx.node``."""
-    argv = ["node", *node_flags, str(NODE_DIR / f"{script}.js")]
-    return argv + [f"--{key}={json.dumps(value)}" for key, value in args.items()]
+    return ["node", *node_flags, str(NODE_DIR / f"{script}.js"), *json_flags(args)]
 
 
 SCENARIOS: tuple[Scenario, ...] = (
