@@ -56,6 +56,7 @@ def classify(
             findings.append(
                 _finding(cause, group, f"{cause.value}: several sessions ended by the server")
             )
+    findings.extend(_session_findings(judged))
     outcomes = {j.session.sid: j.end.client for j in judged}
     ended = {j.session.sid: _ended_at(j) for j in judged}
     links = link_previous([j.session for j in judged], outcomes, ended)
@@ -74,7 +75,8 @@ def _verdict(j: Judged, previous: str | None, har: bool) -> Session:
     flavors = flavors_of(j.session)
     end = j.end
     client = None if flavors.raw_client else flavors.client.reason(end.client)
-    evidence = list(end.evidence)
+    # Evidence reads in the order things happened; undated observations close the list.
+    evidence = sorted(end.evidence, key=lambda e: (e.ts_ns is None, e.ts_ns or 0))
     confidence = end.confidence
     if har:
         confidence = max(0.1, confidence - HAR_PENALTY)
@@ -103,6 +105,33 @@ def _verdict(j: Judged, previous: str | None, har: bool) -> Session:
         closed_ns=closed,
         open_at_capture_end=closed is None,
     )
+
+
+SESSION_FINDINGS = {
+    Cause.SESSION_UNKNOWN: "requests of live sessions were answered 400 'Session ID unknown': they "
+    "reached a server that does not hold the session (sticky sessions missing?)",
+    Cause.PAYLOAD_TOO_LARGE: "messages over the server's maxHttpBufferSize ended sessions",
+    Cause.PROTOCOL_ERROR: "peers sent packets the protocol does not allow",
+}
+
+
+def _session_findings(judged: list[Judged]) -> list[Finding]:
+    """Causes that point at the deployment rather than one session become findings too."""
+    found = []
+    for cause, text in SESSION_FINDINGS.items():
+        group = [j for j in judged if j.end.cause is cause]
+        if group:
+            found.append(_finding(cause, group, text))
+    failed = [j for j in judged if j.session.upgrade_failed]
+    if failed:
+        found.append(
+            _finding(
+                Cause.UPGRADE_FAILED,
+                failed,
+                "websocket upgrades failed; these sessions stayed on polling",
+            )
+        )
+    return found
 
 
 def _finding(cause: Cause, group: list[Judged], text: str) -> Finding:

@@ -97,6 +97,18 @@ def _ping_unanswered(facts: SessionFacts, end: EngineEnd) -> None:
         end.say(
             "the ping reached the peer's host (TCP ACK) but no pong came back", ping.ping_acked_ns
         )
+        return
+    resent = [
+        e
+        for e in facts.session.timeline
+        if e.kind == "retransmission" and e.side is ping.pinger and e.ts_ns >= ping.ping_ns
+    ]
+    if resent:
+        end.say(
+            f"the {ping.pinger.value} retransmitted {len(resent)} times after that ping and the "
+            "peer's host never acknowledged it: packets stopped getting through",
+            resent[0].ts_ns,
+        )
 
 
 def _silence_cause(facts: SessionFacts, end: EngineEnd) -> Cause:
