@@ -142,13 +142,12 @@ def _client_first(facts: SessionFacts, end: EngineEnd, act: Act) -> None:
         # was down, so its close did not arrive either and the server's timer fired too.
         end.server = Outcome.PING_TIMEOUT
         end.say("the server's pings stopped arriving, so its own heartbeat timed out as well")
-    if (
-        end.cause is Cause.SERVER_DISCONNECT
-        and facts.active == "websocket"
-        and not _python_server(facts)
-    ):
-        # socket.disconnect(true) closes the engine right after the DISCONNECT; only the close
-        # frame waits for the send buffer, so the client's own close can reach the wire first.
+    # socket.disconnect(true) closes the engine right after the DISCONNECT; only its close
+    # frame (or polling close packet) waits, so the client's close can reach the wire first.
+    # On polling the client's close shows who won: accepted, the server saw it; refused (the
+    # session id already unknown), the server had closed first.
+    won = facts.active == "websocket" or act.arrival is None
+    if end.cause is Cause.SERVER_DISCONNECT and won and not _python_server(facts):
         end.server = Outcome.SELF_CLOSED
 
 

@@ -8,6 +8,7 @@ would have fired.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from analyzer.core import NS_PER_S, Side
@@ -158,9 +159,12 @@ def _acts(session: Session, active: str) -> list[Act]:
         if conn.first_rst is not None and conn.rst_ns is not None:
             acts.append(Act(conn.first_rst, conn.rst_ns, "rst", conn=conn.conn))
     upgraded = session.upgraded_ns
+    lived_on = _session_lived_on(session)
     for failure in session.http_failures:
         if upgraded is not None and failure.ts_ns > upgraded and failure.transport == "polling":
             continue
+        if lived_on(failure.ts_ns):
+            continue  # the session went on exchanging packets: this request did not end it
         if failure.status is None:
             side = Side.SERVER if failure.abort == "server-closed" else Side.CLIENT
             acts.append(
@@ -186,6 +190,19 @@ def _acts(session: Session, active: str) -> list[Act]:
                     f"{failure.message!r}",
                 )
     return acts
+
+
+def _session_lived_on(session: Session) -> Callable[[int], bool]:
+    """Whether the server still sent Engine.IO packets a whole ping interval after a moment:
+    no session keeps exchanging packets that long after its end."""
+    served = [
+        e.ts_ns
+        for e in session.timeline
+        if e.side is Side.SERVER and e.layer in (Layer.EIO, Layer.SIO) and e.kind != "close"
+    ]
+    last = max(served, default=0)
+    interval = (session.ping_interval_ms or DEFAULT_INTERVAL_MS) * 1_000_000
+    return lambda ts_ns: last > ts_ns + interval
 
 
 def _inferred_end(
