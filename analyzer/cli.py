@@ -1,13 +1,16 @@
 """Command line: sioscope analyze | timeline | report.
 
-Exit codes: 0 success, 1 a gate tripped, 2 unusable input or bad usage, 3 an internal
-error (a bug; --debug shows the traceback).
+Exit codes: 0 success, 1 a gate tripped, 2 unusable input or bad usage (one line naming
+the file and the place), 3 an internal error (a bug; --debug shows the traceback);
+130 interrupted, 141 the reader of stdout went away.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import io
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -18,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analyzer import __version__
+from analyzer.capture.sniff import sniff_file
 from analyzer.core import NS_PER_S, ns_to_s
 from analyzer.errors import InputError, SioscopeError, UsageError
 from analyzer.explain import explain
@@ -31,6 +35,7 @@ EXIT_GATE = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 BUNDLED_CAPTURE = "many-clients.pcap"
 
 
@@ -79,8 +84,12 @@ def _common_options() -> argparse.ArgumentParser:
     """Options every subcommand takes after its name: --debug and one flag per limit."""
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand must not reset a --debug given before it.
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks of internal errors")
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks of internal errors",
+    )
     group = common.add_argument_group("limits (bounds against hostile input; sizes take k/M/G)")
     defaults = Limits()
     for name in limit_names():
@@ -115,8 +124,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `sioscope report x | head`: the reader left, not a bug
+        _detach_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         return _internal_error(exc, debug=bool(getattr(args, "debug", False)))
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 def _internal_error(exc: BaseException, *, debug: bool) -> int:
@@ -151,11 +172,17 @@ def _load(
     *,
     limits: Limits | None = None,
 ) -> Analysis:
+    _check_input(path)
+    return analyze(path, limits=limits, progress=progress, on_session=on_session)
+
+
+def _check_input(path: str) -> None:
+    """Fail fast, with one line, on a path that cannot be a capture."""
     if not Path(path).exists():
         raise InputError("no such file", path=path)
     if Path(path).is_dir():
         raise InputError("is a directory, not a capture file", path=path)
-    return analyze(path, limits=limits, progress=progress, on_session=on_session)
+    sniff_file(path)
 
 
 def _cmd_analyze(files: list[str], load: Callable[[str], Analysis]) -> int:
@@ -274,6 +301,8 @@ def _cmd_tui(path: str | None, load: Callable[..., Analysis]) -> int:
     # Imported here: the headless core never loads textual unless the TUI is asked for.
     from tui.app import run_tui
 
+    if path is not None:
+        _check_input(path)  # before the screen takes over the terminal
     return run_tui(path or bundled_capture(), load)
 
 

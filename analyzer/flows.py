@@ -25,6 +25,7 @@ from analyzer.net.events import (
     StreamGap,
     TcpEvent,
 )
+from analyzer.tls import KeyLog, TlsDecryptor
 from analyzer.transport import (
     AbortKind,
     ConnectionEnded,
@@ -86,6 +87,7 @@ class _Flow:
     http: Http1Connection | None = None
     ws: dict[Direction, WsParser] = field(default_factory=dict)
     last_ts: int = 0
+    tls: TlsDecryptor | None = None  # only with a key log
 
     def side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self.client_dir else Side.SERVER
@@ -100,8 +102,13 @@ class FlowDecoder:
     """TCP events in, transport events out, in the order their last byte was seen."""
 
     def __init__(
-        self, *, http_limits: HttpLimits | None = None, ws_limits: WsLimits | None = None
+        self,
+        *,
+        http_limits: HttpLimits | None = None,
+        ws_limits: WsLimits | None = None,
+        keylog: KeyLog | None = None,
     ) -> None:
+        self._keylog = keylog
         self._http_limits = http_limits
         self._ws_limits = ws_limits
         self._flows: dict[int, _Flow] = {}
@@ -125,7 +132,8 @@ class FlowDecoder:
             case StreamData() | StreamGap():
                 self._on_stream(flow, ev, out)
             case Acked() if self._wanted(flow):
-                out.append(DataAcked(ev.conn, flow.side(ev.direction), ev.ts_ns, ev.offset))
+                offset = flow.tls.plain_offset(ev.direction, ev.offset) if flow.tls else ev.offset
+                out.append(DataAcked(ev.conn, flow.side(ev.direction), ev.ts_ns, offset))
             case Retransmitted() if self._wanted(flow):
                 side = flow.side(ev.direction)
                 out.append(Retransmission(ev.conn, side, ev.ts_ns, ev.offset, ev.length))
@@ -149,7 +157,7 @@ class FlowDecoder:
 
     @staticmethod
     def _wanted(flow: _Flow) -> bool:
-        return flow.kind in (FlowKind.PENDING, FlowKind.HTTP)
+        return flow.kind in (FlowKind.PENDING, FlowKind.HTTP) or flow.tls is not None
 
     def _on_stream(
         self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]
@@ -182,7 +190,9 @@ class FlowDecoder:
         flow.kind = FlowKind.OTHER if kind is FlowKind.PENDING else kind
         if sender_is_client is not None:
             flow.client_dir = sender if sender_is_client else sender.other
-        if flow.kind is FlowKind.HTTP:
+        if flow.kind is FlowKind.TLS and self._keylog is not None:
+            flow.tls = TlsDecryptor(flow.opened.conn, flow.client_dir, self._keylog)
+        if flow.kind is FlowKind.HTTP or flow.tls is not None:
             flow.http = Http1Connection(
                 flow.opened.conn,
                 flow.opened.originator,
@@ -190,16 +200,43 @@ class FlowDecoder:
                 client=flow.client_dir,
                 limits=self._http_limits,
             )
-        elif flow.kind is FlowKind.TLS:
+        if flow.kind is FlowKind.TLS:
             self.tls_connections += 1
             self.tls_endpoints.append(flow.endpoints())
-        else:
+        elif flow.kind is not FlowKind.HTTP:
             self.other_connections += 1
             self._diag(flow, "flow-not-http", f"first bytes {data[:16]!r} are not HTTP or TLS")
-        flow.held = flow.held if flow.kind is FlowKind.HTTP else []
+        flow.held = flow.held if flow.http is not None else []
 
     def _route(self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]) -> None:
-        if flow.kind is not FlowKind.HTTP or flow.http is None:
+        if flow.tls is not None:
+            for plain in self._decrypt(flow.tls, ev):
+                self._route_plain(flow, plain, out)
+        elif flow.kind is FlowKind.HTTP:
+            self._route_plain(flow, ev, out)
+
+    def _decrypt(
+        self, tls: TlsDecryptor, ev: StreamData | StreamGap
+    ) -> list[StreamData | StreamGap]:
+        """TLS stream bytes to plaintext stream events (plaintext offsets)."""
+        plain: list[StreamData | StreamGap] = []
+        if isinstance(ev, StreamData):
+            for direction, ts_ns, data, offset in tls.feed(
+                ev.direction, ev.ts_ns, ev.data, ev.offset
+            ):
+                plain.append(StreamData(ev.conn, direction, ts_ns, offset, data))
+        else:
+            tls.gap(ev.direction, ev.ts_ns, ev.offset, ev.length)
+            plain_end = tls.plain_end(ev.direction)
+            plain.append(StreamGap(ev.conn, ev.direction, ev.ts_ns, plain_end, ev.length))
+        self.diagnostics.extend(tls.diagnostics)
+        tls.diagnostics.clear()
+        return plain
+
+    def _route_plain(
+        self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]
+    ) -> None:
+        if flow.http is None:
             return
         if flow.ws:
             parser = flow.ws[ev.direction]

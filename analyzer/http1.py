@@ -290,6 +290,9 @@ class Http1Connection:
             return
         headers = head.headers + tuple(body.trailers)
         payload = self._decoded(reader, headers, body, out)
+        if body.seen > self._limits.body_bytes:
+            kept = self._limits.body_bytes
+            self._diag(reader, "http-body-limit", f"body of {body.seen} bytes: kept {kept}", out)
         truncated = truncated or body.truncated
         if self._is_client(reader):
             request = self._request(head, payload, reader.ts_ns, truncated, headers)

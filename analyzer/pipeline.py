@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from analyzer.capture.base import CaptureFormat, CaptureInfo, Frame
 from analyzer.capture.har import read_har
+from analyzer.capture.keylog import read_keylog
 from analyzer.capture.pcap import FrameSource, open_frames
 from analyzer.capture.sniff import sniff_file
 from analyzer.classify import classify
@@ -16,7 +17,9 @@ from analyzer.limits import Limits
 from analyzer.model import Analysis, Finding, Session
 from analyzer.net import tcp_events
 from analyzer.net.events import TcpEvent
+from analyzer.net.fast import fast_tcp_events
 from analyzer.net.tcp import TcpReassembler
+from analyzer.net.worker import parallel_tcp_events
 from analyzer.sessions import Observation, SessionBuilder
 from analyzer.transport import TransportEvent
 
@@ -29,10 +32,18 @@ def analyze(
     limits: Limits | None = None,
     progress: ProgressCallback | None = None,
     on_session: Callable[[Session], None] | None = None,
+    slow_path: bool | None = None,
+    keylog: str | None = None,
 ) -> Analysis:
-    """Read one capture and rebuild its sessions. Raises `InputError` on unusable input."""
+    """Read one capture and rebuild its sessions. Raises `InputError` on unusable input.
+
+    `slow_path` selects the general frame-by-frame decoder instead of the mapped fast path
+    (None: the `SIOSCOPE_SLOW_PATH` environment variable decides); both give one result.
+    """
     fmt = sniff_file(path)
-    builder = SessionBuilder()
+    keys, key_diagnostics = read_keylog(keylog) if keylog else (None, [])  # TLS secrets
+    limits = limits or Limits()
+    builder = SessionBuilder(limits=limits)
     sessions: list[Session] = []
 
     def collect(done: Iterable[Session]) -> None:
@@ -42,7 +53,7 @@ def analyze(
                 on_session(session)
 
     if fmt is CaptureFormat.HAR:
-        har = read_har(path)
+        har = read_har(path, max_bytes=limits.har_bytes)
         for event in har.events:
             collect(builder.feed(event))
         info = har.info
@@ -51,12 +62,12 @@ def analyze(
     else:
         source = open_frames(path)
         reassembler = TcpReassembler(
-            max_buffer=(limits or Limits()).max_buffer_per_connection,
-            max_connections=(limits or Limits()).max_open_connections,
+            max_buffer=limits.max_buffer_per_connection,
+            max_connections=limits.max_open_connections,
         )
-        flows = FlowDecoder()
+        flows = FlowDecoder(http_limits=limits.http(), ws_limits=limits.websocket(), keylog=keys)
         for event in _transport_events(
-            tcp_events(_with_progress(source, progress), reassembler),
+            _tcp_stream(source, reassembler, progress, _slow_path_wanted(slow_path)),
             reassembler,
             flows,
             source.info_so_far,
@@ -64,6 +75,7 @@ def analyze(
             collect(builder.feed(event))
         info = source.info
         diagnostics = [*source.diagnostics, *reassembler.diagnostics, *flows.diagnostics]
+        diagnostics.extend(key_diagnostics)
         tls = flows.tls_connections
     collect(builder.finish(info.last_ts_ns))
     diagnostics.extend(builder.diagnostics)
@@ -77,7 +89,7 @@ def analyze(
     return Analysis(
         info=info,
         sessions=tuple(judged),
-        findings=tuple(findings_from(observations) + crowd_findings),
+        findings=tuple(merge_findings(findings_from(observations) + crowd_findings)),
         diagnostics=tuple(diagnostics),
         tls_connections=tls,
     )
@@ -96,6 +108,50 @@ def _transport_events(
     yield from flows.finish()
 
 
+SLOW_PATH_ENV = "SIOSCOPE_SLOW_PATH"
+
+
+def _slow_path_wanted(choice: bool | None) -> bool:
+    if choice is not None:
+        return choice
+    return os.environ.get(SLOW_PATH_ENV, "") not in ("", "0")
+
+
+PARALLEL_ENV = "SIOSCOPE_PARALLEL"  # 1: always decode in a second process, 0: never
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this a second process costs more than it saves
+
+
+def _parallel_wanted(source: FrameSource) -> bool:
+    if source.format is not CaptureFormat.PCAP or (os.cpu_count() or 1) < 2:
+        return False
+    choice = os.environ.get(PARALLEL_ENV, "")
+    if choice:
+        return choice != "0"
+    return source.size >= PARALLEL_MIN_BYTES
+
+
+def _tcp_stream(
+    source: FrameSource,
+    reassembler: TcpReassembler,
+    progress: ProgressCallback | None,
+    slow: bool,
+) -> Iterator[TcpEvent]:
+    """TCP events of a packet capture: mapped fast path for pcap, frames otherwise."""
+    if not slow and _parallel_wanted(source):
+        yield from parallel_tcp_events(source, reassembler, progress)
+        if progress is not None:
+            progress(source.size, source.size)
+        return
+    if not slow:
+        with source.mapped(progress) as mapped:
+            if mapped is not None:
+                yield from fast_tcp_events(mapped, reassembler)
+                if progress is not None:
+                    progress(source.size, source.size)
+                return
+    yield from tcp_events(_with_progress(source, progress), reassembler)
+
+
 def _with_progress(source: FrameSource, progress: ProgressCallback | None) -> Iterator[Frame]:
     if progress is None:
         yield from source
@@ -106,6 +162,19 @@ def _with_progress(source: FrameSource, progress: ProgressCallback | None) -> It
             progress(source.offset, size)
         yield frame
     progress(size, size)
+
+
+def merge_findings(findings: list[Finding]) -> list[Finding]:
+    """One finding per kind: counts add up, sessions and evidence are joined in order."""
+    merged: dict[str, Finding] = {}
+    for f in findings:
+        old = merged.get(f.kind)
+        if old is None:
+            merged[f.kind] = f
+            continue
+        sessions = tuple(dict.fromkeys(old.sessions + f.sessions))
+        merged[f.kind] = Finding(f.kind, old.count + f.count, sessions, old.evidence + f.evidence)
+    return [merged[k] for k in sorted(merged)]
 
 
 def findings_from(observations: list[Observation]) -> list[Finding]:

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from analyzer.errors import DecodeError
 
 DEFAULT_MAX_LENGTH = 16 * 1024 * 1024  # characters of one packet we are willing to parse
+DEFAULT_MAX_DEPTH = 200  # JSON nesting of one payload; deeper is hostile, not an app
 DEFAULT_MAX_ATTACHMENTS = 10  # socket.io-parser's maxAttachments default
 MAX_ACK_ID_DIGITS = 20
 RESERVED_EVENTS = frozenset(
@@ -50,10 +51,16 @@ class SioPacket:
     raw: str
 
 
-def decode_sio(text: str, protocol: int, max_length: int = DEFAULT_MAX_LENGTH) -> SioPacket:
+def decode_sio(
+    text: str,
+    protocol: int,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> SioPacket:
     """Decode one Socket.IO packet (the data of an Engine.IO message).
 
-    `protocol` is 4 (socket.io 2.x, EIO3) or 5 (socket.io >= 3, EIO4).
+    `protocol` is 4 (socket.io 2.x, EIO3) or 5 (socket.io >= 3, EIO4). Payloads nested
+    deeper than `max_depth` are refused: later recursive walks must not blow the stack.
     """
     if len(text) > max_length:
         raise DecodeError(f"packet of {len(text)} chars exceeds the {max_length} limit")
@@ -69,10 +76,25 @@ def decode_sio(text: str, protocol: int, max_length: int = DEFAULT_MAX_LENGTH) -
     nsp, pos = _read_namespace(text, pos)
     ack_id, pos = _read_ack_id(text, pos)
     data = _read_payload(text[pos:], ptype, protocol) if pos < len(text) else None
+    if text.count("[") + text.count("{") > max_depth and _depth(data) > max_depth:
+        raise DecodeError(f"payload JSON nested deeper than {max_depth}")
     query = None
     if protocol < 5 and "?" in nsp:
         nsp, query = nsp.split("?", 1)
     return SioPacket(ptype, nsp, ack_id, data, attachments, query, text)
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of decoded JSON, without recursion (the value may be hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item)
+    return deepest
 
 
 def _read_attachments(text: str, pos: int) -> tuple[int, int]:

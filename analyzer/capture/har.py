@@ -59,12 +59,12 @@ class _Skip(DecodeError):
     """An entry (or message) of the wrong shape: skipped with a diagnostic."""
 
 
-def read_har(path: str) -> HarCapture:
-    """Read a HAR file; InputError when it is not a usable HAR at all."""
+def read_har(path: str, max_bytes: int = MAX_HAR_BYTES) -> HarCapture:
+    """Read a HAR file; InputError when it is not a usable HAR at all (or over `max_bytes`)."""
     try:
         size = os.path.getsize(path)
-        if size > MAX_HAR_BYTES:
-            raise InputError(f"HAR file of {size} bytes exceeds {MAX_HAR_BYTES}", path=path)
+        if size > max_bytes:
+            raise InputError(f"HAR file of {size} bytes exceeds {max_bytes}", path=path)
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:

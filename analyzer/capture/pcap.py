@@ -13,18 +13,23 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import BinaryIO
 
 from analyzer.capture.base import CaptureFormat, CaptureInfo, Frame
+from analyzer.capture.mapped import MappedPcap, Progress, mapped_pcap
 from analyzer.capture.pcapng import read_pcapng
 from analyzer.capture.sniff import PCAP_MAGICS, sniff_file
-from analyzer.capture.tally import ReadTally, read_up_to, record_length_problem
+from analyzer.capture.tally import (
+    GLOBAL_HEADER_LEN,
+    LINKTYPE_MASK,
+    RECORD_HEADER_LEN,
+    ReadTally,
+    read_up_to,
+    record_length_problem,
+)
 from analyzer.core import Diagnostic
 from analyzer.errors import InputError
-
-GLOBAL_HEADER_LEN = 24
-RECORD_HEADER_LEN = 16
-LINKTYPE_MASK = 0xFFFF  # the upper bits of the network field may carry FCS information
 
 
 def read_pcap(stream: BinaryIO, tally: ReadTally) -> Iterator[Frame]:
@@ -95,6 +100,31 @@ class FrameSource:
             raise InputError(f"cannot read file: {exc.strerror}", path=self.path) from exc
         finally:
             tally.close()
+
+    @contextmanager
+    def mapped(self, progress: Progress | None = None) -> Iterator[MappedPcap | None]:
+        """The fast path's view of a classic pcap file (None for pcapng: use iteration).
+
+        Like iteration, it resets the tally, so `info` and `diagnostics` describe the walk.
+        """
+        if self.format is not CaptureFormat.PCAP:
+            yield None
+            return
+        self._tally = tally = ReadTally()
+        try:
+            with mapped_pcap(self.path, tally, progress) as mapped:
+                yield mapped
+        finally:
+            tally.close()
+
+    @property
+    def tally(self) -> ReadTally:
+        """The bookkeeping of the last read (or of the one `adopt_tally` handed over)."""
+        return self._tally
+
+    def adopt_tally(self, tally: ReadTally) -> None:
+        """Report what another process counted while it read this file for us."""
+        self._tally = tally
 
     @property
     def info(self) -> CaptureInfo:

@@ -30,14 +30,14 @@ def sniff_format(head: bytes) -> CaptureFormat:
     cut inside its magic is a truncated capture (no packets), not an unknown format.
     """
     if not head:
-        raise InputError("empty file")
+        raise InputError("empty file", where="byte 0")
     fmt = _binary_format(head)
     if fmt is not None:
         return fmt
     if _looks_like_json_object(head):
         return CaptureFormat.HAR
     shown = " ".join(f"{b:02x}" for b in head[:4])
-    raise InputError(f"not a pcap, pcapng or HAR file (starts with {shown})")
+    raise InputError(f"not a pcap, pcapng or HAR file (starts with {shown})", where="byte 0")
 
 
 def _binary_format(head: bytes) -> CaptureFormat | None:
@@ -64,4 +64,4 @@ def sniff_file(path: str | os.PathLike[str]) -> CaptureFormat:
     try:
         return sniff_format(head)
     except InputError as exc:
-        raise InputError(exc.message, path=os.fspath(path)) from None
+        raise InputError(exc.message, path=os.fspath(path), where=exc.where) from None

@@ -8,6 +8,9 @@ from analyzer.capture.base import Frame
 from analyzer.core import Diagnostic, Severity
 
 MAX_RECORD_BYTES = 256 * 1024 * 1024  # a longer record length means a corrupt file
+GLOBAL_HEADER_LEN = 24  # classic pcap file header
+RECORD_HEADER_LEN = 16  # classic pcap record header
+LINKTYPE_MASK = 0xFFFF  # the upper bits of the network field may carry FCS information
 
 
 class ReadTally:

@@ -12,6 +12,7 @@ from analyzer.engineio import (
     parse_handshake,
 )
 from analyzer.errors import SioscopeError
+from analyzer.limits import Limits
 from analyzer.model import Layer
 from analyzer.sessions.packets import apply_eio, describe
 from analyzer.sessions.state import ConnState, Observation, SessionState
@@ -36,8 +37,10 @@ def app_query(query: EioQuery) -> tuple[tuple[str, str], ...]:
 class BuilderCore:
     """What every part of the builder needs: the open sessions and how to find them."""
 
-    def __init__(self, linger_ns: int = LINGER_NS) -> None:
+    def __init__(self, linger_ns: int = LINGER_NS, limits: Limits | None = None) -> None:
         self._linger_ns = linger_ns
+        self._limits = limits or Limits()
+        self._refused_sessions = 0
         self._sessions: dict[str, SessionState] = {}
         self._conn_sid: dict[int, str] = {}
         self._ws_pending: dict[int, tuple[WsOpened, EioQuery]] = {}
@@ -46,6 +49,23 @@ class BuilderCore:
         self._next_sweep = 0
         self.observations: list[Observation] = []
         self.diagnostics: list[Diagnostic] = []
+
+    def _track(self, state: SessionState) -> bool:
+        """Start following a session, within the bounds; False when over the open-session cap."""
+        if len(self._sessions) >= self._limits.open_sessions:
+            if not self._refused_sessions:
+                self._diag(
+                    "session-limit",
+                    f"sid {state.sid}",
+                    f"more than {self._limits.open_sessions} sessions open at once; newer ones "
+                    "are not followed (raise --limit-open-sessions)",
+                )
+            self._refused_sessions += 1
+            return False
+        state.max_timeline = self._limits.timeline_events
+        state.sio_limits = (self._limits.sio_text_chars, self._limits.json_depth)
+        self._sessions[state.sid] = state
+        return True
 
     def _open_session(
         self,
@@ -84,7 +104,8 @@ class BuilderCore:
             conn,
             describe(packet.data, 400),
         )
-        self._sessions[shake.sid] = state
+        if not self._track(state):
+            return None
         return state
 
     def _carries_session(self, state: SessionState, conn: int) -> bool:

@@ -123,7 +123,10 @@ def _message(
             )
         else:
             protocol = 5 if state.eio == 4 else 4
-            done = assembler.add_packet(decode_sio(packet.data, protocol))
+            chars, depth = state.sio_limits
+            done = assembler.add_packet(
+                decode_sio(packet.data, protocol, max_length=chars, max_depth=depth)
+            )
     except SioscopeError as exc:
         state.note(
             ts_ns,

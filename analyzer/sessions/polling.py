@@ -129,7 +129,8 @@ class PollingHandling(BuilderCore):
             "capture starts inside this session (no handshake seen)",
             ex.conn,
         )
-        self._sessions[sid] = state
+        if not self._track(state):
+            return None
         return state
 
     def _polling(self, state: SessionState, ex: HttpExchange, query: EioQuery) -> None:

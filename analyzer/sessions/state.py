@@ -107,6 +107,8 @@ class SessionState:
     server_software: str | None = None
     assemblers: dict[Side, BinaryAssembler] = field(default_factory=dict)
     awaiting_ack: list[tuple[int, int, Side, int]] = field(default_factory=list)
+    max_timeline: int = MAX_TIMELINE
+    sio_limits: tuple[int, int] = (16 * 1024 * 1024, 200)  # text characters, JSON depth
 
     def add_close(self, close: EngineClose, end_offset: int) -> None:
         """Record a close; remember its stream offset to learn when the peer ACKs it."""
@@ -142,7 +144,7 @@ class SessionState:
         detail: str = "",
     ) -> None:
         """Append a timeline line, bounded so a chatty session cannot exhaust memory."""
-        if len(self.timeline) >= MAX_TIMELINE:
+        if len(self.timeline) >= self.max_timeline - 1:  # the last line says it was cut
             self.timeline_cut = True
             return
         self.timeline.append(
@@ -189,7 +191,7 @@ class SessionState:
                     None,
                     Layer.EIO,
                     "timeline-cut",
-                    f"timeline cut after {MAX_TIMELINE} events",
+                    f"timeline cut after {len(timeline)} events",
                 )
             )
         return Session(

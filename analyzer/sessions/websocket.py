@@ -45,7 +45,8 @@ class WebSocketHandling(BuilderCore):
                 handshake_seen=False,
                 last_seen_ns=ev.ts_ns,
             )
-            self._sessions[query.sid] = state
+            if not self._track(state):
+                return
         state.ws_conn = ev.conn
         self._bind_conn(state, ev.conn, "websocket", ev.ts_ns)
         ext = f" ({ev.extensions})" if ev.extensions else ""
