@@ -90,6 +90,12 @@ def _common_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="show tracebacks of internal errors",
     )
+    common.add_argument(
+        "--keylog",
+        metavar="FILE",
+        default=None,
+        help="TLS key log (SSLKEYLOGFILE, node --tls-keylog) to decrypt HTTPS and wss",
+    )
     group = common.add_argument_group("limits (bounds against hostile input; sizes take k/M/G)")
     defaults = Limits()
     for name in limit_names():
@@ -151,7 +157,7 @@ def _internal_error(exc: BaseException, *, debug: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    load = functools.partial(_load, limits=_limits(args))
+    load = functools.partial(_load, limits=_limits(args), keylog=args.keylog)
     if args.command == "analyze":
         return _cmd_analyze(args.files, load)
     if args.command == "timeline":
@@ -171,9 +177,10 @@ def _load(
     on_session: Callable[[Session], None] | None = None,
     *,
     limits: Limits | None = None,
+    keylog: str | None = None,
 ) -> Analysis:
     _check_input(path)
-    return analyze(path, limits=limits, progress=progress, on_session=on_session)
+    return analyze(path, limits=limits, progress=progress, on_session=on_session, keylog=keylog)
 
 
 def _check_input(path: str) -> None:
@@ -246,9 +253,10 @@ def _duration(s: Session) -> str:
 
 
 def _print_notes(console: Console, analysis: Analysis) -> None:
-    if analysis.tls_connections:
+    if analysis.tls_connections and not analysis.sessions:
         console.print(
-            f"{analysis.tls_connections} connections are TLS; decrypting them needs a key log."
+            f"{analysis.tls_connections} connections are TLS; without a key log (--keylog FILE) "
+            "their content cannot be read."
         )
     for finding in analysis.findings:
         first = finding.evidence[0] if finding.evidence else ""
