@@ -48,6 +48,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "NS_PER_S",
     "REPORT_FORMATS",
     "REPORT_SUFFIXES",
     "Analysis",

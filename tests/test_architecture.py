@@ -66,3 +66,10 @@ def test_analyzer_does_not_import_the_lab_or_tui() -> None:
             banned += ("tui",)
         for name in _imports(path):
             assert not name.startswith(banned), (path, name)
+
+
+def test_tui_uses_only_the_public_api() -> None:
+    """The TUI imports `analyzer` itself, never its modules (design §1)."""
+    for path in (ROOT / "tui").rglob("*.py"):
+        for name in _imports(path):
+            assert not name.startswith("analyzer."), (path, name)

@@ -11,8 +11,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analyzer import Heartbeat, Layer, Session, Side, TimelineEvent
-from analyzer.core import NS_PER_S
+from analyzer import NS_PER_S, Heartbeat, Layer, Session, Side, TimelineEvent
 
 GOOD_KINDS = frozenset({"handshake", "open", "connect", "upgrade", "probe-pong"})
 BAD_KINDS = frozenset(

@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from analyzer import NamespaceSocket, Session
-from analyzer.core import NS_PER_S
+from analyzer import NS_PER_S, NamespaceSocket, Session
 
 UNCLASSIFIED = "unclassified"
 NONE_LABEL = "-"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from analyzer.classify.engine import EngineEnd
 from analyzer.classify.facts import SessionFacts, seconds
+from analyzer.classify.flavor import flavors_of
 from analyzer.core import NS_PER_S, Side
 from analyzer.model import Evidence, Session
 from analyzer.reasons import Cause, Outcome
@@ -76,8 +77,6 @@ def proxy_timeouts(judged: list[Judged]) -> list[Judged]:
 
 
 def _proxy(j: Judged) -> str | None:
-    from analyzer.classify.flavor import flavors_of
-
     return flavors_of(j.session).proxy
 
 

@@ -18,6 +18,7 @@ from analyzer.classify.facts import (
     fired_before,
     seconds,
 )
+from analyzer.classify.flavor import flavors_of
 from analyzer.core import Side
 from analyzer.model import Evidence, Layer
 from analyzer.reasons import Cause, Outcome
@@ -152,8 +153,6 @@ def _client_first(facts: SessionFacts, end: EngineEnd, act: Act) -> None:
 
 
 def _python_server(facts: SessionFacts) -> bool:
-    from analyzer.classify.flavor import flavors_of
-
     return flavors_of(facts.session).python_server
 
 
