@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from analyzer.capture.base import CaptureFormat, CaptureInfo
-from analyzer.core import Diagnostic, Endpoint, Severity, Side
+from analyzer.core import NS_PER_S, Diagnostic, Endpoint, Severity, Side
 from analyzer.errors import InputError, SioscopeError, UsageError
 from analyzer.model import (
     Analysis,
