@@ -19,7 +19,7 @@ from analyzer.net import tcp_events
 from analyzer.net.events import TcpEvent
 from analyzer.net.fast import fast_tcp_events
 from analyzer.net.tcp import TcpReassembler
-from analyzer.net.worker import parallel_tcp_events
+from analyzer.parallel import ShardedDecoder
 from analyzer.sessions import Observation, SessionBuilder
 from analyzer.transport import TransportEvent
 
@@ -66,12 +66,20 @@ def analyze(
             max_connections=limits.max_open_connections,
         )
         flows = FlowDecoder(http_limits=limits.http(), ws_limits=limits.websocket(), keylog=keys)
-        for event in _transport_events(
-            _tcp_stream(source, reassembler, progress, _slow_path_wanted(slow_path)),
-            reassembler,
-            flows,
-            source.info_so_far,
-        ):
+        slow = _slow_path_wanted(slow_path)
+        if not slow and keys is None and _parallel_wanted(source):
+            sharded = ShardedDecoder(
+                source, reassembler, flows, (limits.http(), limits.websocket()), progress
+            )
+            events = sharded.events()
+        else:
+            events = _transport_events(
+                _tcp_stream(source, reassembler, progress, slow),
+                reassembler,
+                flows,
+                source.info_so_far,
+            )
+        for event in events:
             collect(builder.feed(event))
         info = source.info
         diagnostics = [*source.diagnostics, *reassembler.diagnostics, *flows.diagnostics]
@@ -137,11 +145,6 @@ def _tcp_stream(
     slow: bool,
 ) -> Iterator[TcpEvent]:
     """TCP events of a packet capture: mapped fast path for pcap, frames otherwise."""
-    if not slow and _parallel_wanted(source):
-        yield from parallel_tcp_events(source, reassembler, progress)
-        if progress is not None:
-            progress(source.size, source.size)
-        return
     if not slow:
         with source.mapped(progress) as mapped:
             if mapped is not None:

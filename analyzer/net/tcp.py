@@ -91,9 +91,19 @@ class TcpReassembler:
         self._segment(conn, seg, out)
         return out
 
-    def finish(self, truncated: bool) -> list[TcpEvent]:
-        """End of input: flush buffered data and close every connection still open."""
+    @property
+    def last_ts_ns(self) -> int:
+        """The latest segment time seen (connections still open at the end close then)."""
+        return self._last_ts
+
+    def finish(self, truncated: bool, now_ns: int | None = None) -> list[TcpEvent]:
+        """End of input: flush buffered data and close every connection still open.
+
+        `now_ns`: the capture's latest segment time, when other reassemblers saw part of it.
+        """
         out: list[TcpEvent] = []
+        if now_ns is not None:
+            self._last_ts = max(self._last_ts, now_ns)
         for conn in sorted(self._open.values(), key=lambda c: c.id):
             self.stats.open_at_end += 1
             self._close(conn, self._last_ts, out)

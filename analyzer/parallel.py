@@ -1,0 +1,503 @@
+"""Decoding on every core: TCP connections split over worker processes, merged back in order.
+
+Each worker maps the pcap and walks every record, but decodes only the TCP connections of
+its shard (`(src port ^ dst port) % shards`, the same for both directions), reassembles them
+and runs the HTTP/WebSocket layer on them. It sends the transport events it gets, each
+tagged with the index of the packet that caused it. The parent merges the shards by that
+index, which is the order one process would have produced them in (a packet belongs to one
+shard), numbers the connections in order of their opening packet (tshark's tcp.stream
+numbering, as one reassembler does) and adds the shards' counters up. The session layer
+then sees the same event sequence as in one process, so the analysis is the same; the test
+suite checks that on every committed capture.
+
+The one difference: the open-connection limit is shared evenly by the shards.
+
+Each worker is a fresh interpreter (`python -m analyzer.parallel FD`, its settings pickled
+on stdin, its items pickled down the pipe FD). Unlike a fork it copies nothing of the
+parent's memory and inherits no lock of the parent's threads (the TUI runs the analysis in
+a thread); unlike multiprocessing's spawn it never re-imports the caller's main script.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import re
+import signal
+import subprocess
+import sys
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields, replace
+from multiprocessing.connection import Connection as Pipe
+from operator import attrgetter, itemgetter
+from pathlib import Path
+from typing import Any
+
+from analyzer.capture.pcap import FrameSource
+from analyzer.capture.tally import ReadTally
+from analyzer.core import Diagnostic
+from analyzer.errors import SioscopeError
+from analyzer.flows import FlowDecoder
+from analyzer.http1 import HttpLimits
+from analyzer.net.events import ConnectionOpened, TcpEvent
+from analyzer.net.fast import fast_segments
+from analyzer.net.packet import DecodeStats
+from analyzer.net.tcp import ReassemblyStats, TcpReassembler
+from analyzer.transport import (
+    ConnectionEnded,
+    DataAcked,
+    HttpExchange,
+    Retransmission,
+    TransportEvent,
+    WsClose,
+    WsControl,
+    WsMessage,
+    WsOpened,
+)
+from analyzer.websocket import WsLimits
+
+SHARDS = 2
+BATCH = 4096  # items per message: pickling a list costs far less per item than one send
+Progress = Callable[[int, int], None]
+
+# Every transport event has `conn` first: a worker sends (code, local conn, other fields)
+# and the parent rebuilds the record with the global connection number.
+_KINDS: tuple[type[Any], ...] = (
+    DataAcked,
+    WsMessage,
+    HttpExchange,
+    ConnectionEnded,
+    WsOpened,
+    WsClose,
+    WsControl,
+    Retransmission,
+)
+_CODES = {kind: code for code, kind in enumerate(_KINDS)}
+_REST = {kind: attrgetter(*(f.name for f in fields(kind)[1:])) for kind in _KINDS}
+
+# Item tags: what follows the packet index in an item tuple.
+_OPENED, _EVENT, _DIAGNOSTIC = 0, 1, 2
+_CONN_WHERE = re.compile(r"conn (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """What a worker needs to decode exactly as the parent's layers were configured."""
+
+    path: str
+    shard: int
+    shards: int
+    reassembly: dict[str, int]
+    http_limits: HttpLimits | None
+    ws_limits: WsLimits | None
+    report_progress: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _MainDone:
+    """Sent after the last packet's items. The worker then waits for the latest segment
+    time of all shards (its open connections close at that time), and finishes."""
+
+    last_ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A worker's last message: its counters, for the parent to add up."""
+
+    tally: dict[str, Any]
+    decode_stats: DecodeStats
+    reassembly_stats: ReassemblyStats
+    tls_connections: int
+    other_connections: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    done: int
+    size: int
+
+
+_TALLY_FIELDS = ("packets", "first_ts_ns", "last_ts_ns", "truncated", "snaplen_cut", "offset")
+
+
+# -- the worker ---------------------------------------------------------------------------
+
+
+class _Outbox:
+    """Batches a worker's items and sends them down its pipe."""
+
+    def __init__(self, pipe: Pipe, flows: FlowDecoder) -> None:
+        self.pipe = pipe
+        self.flows = flows
+        self.items: list[tuple[Any, ...]] = []
+        self.diagnostics_sent = 0
+
+    def add(self, key: int, tcp_events: list[TcpEvent]) -> None:
+        """The transport events (and new diagnostics) of the TCP events under `key`."""
+        items, feed = self.items, self.flows.feed
+        for tcp_event in tcp_events:
+            if type(tcp_event) is ConnectionOpened:
+                items.append((key, _OPENED))
+            for event in feed(tcp_event):
+                kind = type(event)
+                items.append((key, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
+        diagnostics = self.flows.diagnostics
+        if len(diagnostics) > self.diagnostics_sent:
+            items.extend((key, _DIAGNOSTIC, d) for d in diagnostics[self.diagnostics_sent :])
+            self.diagnostics_sent = len(diagnostics)
+        if len(items) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.items:
+            self.pipe.send(self.items)
+            self.items = []
+
+
+def _work(settings: _Settings, pipe: Pipe, capture_end: Callable[[], int]) -> None:
+    """One shard: decode, reassemble and parse its connections, stream the items."""
+    try:
+        source = FrameSource(settings.path)
+        reassembler = TcpReassembler(**settings.reassembly)
+        flows = FlowDecoder(http_limits=settings.http_limits, ws_limits=settings.ws_limits)
+        outbox = _Outbox(pipe, flows)
+        progress = (lambda done, size: pipe.send(_Progress(done, size))) if (
+            settings.report_progress
+        ) else None  # fmt: skip
+        with source.mapped(progress) as mapped:
+            assert mapped is not None  # the parent only shards classic pcap
+            feed, stats = reassembler.feed, reassembler.decode_stats
+            for segment in fast_segments(mapped, stats, shard=(settings.shard, settings.shards)):
+                tcp_events = feed(segment)
+                if tcp_events:
+                    outbox.add(segment.index, tcp_events)
+        outbox.flush()
+        pipe.send(_MainDone(reassembler.last_ts_ns))
+        _finish(source, reassembler, flows, outbox, capture_end())
+    except SioscopeError as exc:
+        pipe.send(_Failed(exc))
+    finally:
+        pipe.close()
+
+
+def _finish(
+    source: FrameSource,
+    reassembler: TcpReassembler,
+    flows: FlowDecoder,
+    outbox: _Outbox,
+    end_ns: int,
+) -> None:
+    """Closing what is still open; items are keyed by local connection, not packet."""
+    for tcp_event in reassembler.finish(truncated=source.info.truncated, now_ns=end_ns):
+        outbox.add(tcp_event.conn, [tcp_event])
+    for event in flows.finish():  # keyed -2 - conn: after the reassembler's closes
+        kind = type(event)
+        key = -2 - event.conn
+        outbox.items.append((key, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
+    outbox.add(-1, [])  # diagnostics of the closing
+    outbox.flush()
+    tally = {name: getattr(source.tally, name) for name in _TALLY_FIELDS}
+    tally["diagnostics"] = source.diagnostics
+    outbox.pipe.send(
+        _Done(
+            tally,
+            reassembler.decode_stats,
+            reassembler.stats,
+            flows.tls_connections,
+            flows.other_connections,
+        )
+    )
+
+
+def _serve() -> None:
+    """Worker process entry: settings on stdin, items down the pipe named in argv."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt ends
+    settings = pickle.load(sys.stdin.buffer)
+    pipe = Pipe(int(sys.argv[1]), readable=False)
+    with contextlib.suppress(OSError):  # the parent stopped listening: it is ending early
+        _work(settings, pipe, lambda: int(pickle.load(sys.stdin.buffer)))
+
+
+def _start_worker(settings: _Settings) -> tuple[subprocess.Popen[bytes], Pipe]:
+    """A fresh interpreter importing this package from where the parent imported it."""
+    read_fd, write_fd = os.pipe()
+    package_root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])])
+    try:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "analyzer.parallel", str(write_fd)],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            env={**os.environ, "PYTHONPATH": path},
+        )
+    except OSError:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    assert worker.stdin is not None
+    pickle.dump(settings, worker.stdin)
+    worker.stdin.flush()
+    return worker, Pipe(read_fd, writable=False)
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.stdin is not None:
+        with contextlib.suppress(OSError):  # it already ended
+            worker.stdin.close()
+    try:
+        worker.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+# -- the parent ---------------------------------------------------------------------------
+
+
+class _Shard:
+    """The parent's end of one worker: its items in order, and its connection numbers."""
+
+    def __init__(self, pipe: Pipe, progress: Progress | None) -> None:
+        self.pipe = pipe
+        self.progress = progress
+        self.global_ids: list[int] = []  # local connection number -> global
+        self.done: _Done | None = None
+        self.main_done: _MainDone | None = None
+        self.phase_over = False
+
+    def batch(self) -> list[tuple[Any, ...]] | None:
+        """The next batch of items of the current phase; None when the phase is over."""
+        while not self.phase_over:
+            try:
+                message = self.pipe.recv()
+            except EOFError:
+                raise RuntimeError("a decoding process ended without its results") from None
+            if type(message) is list:
+                return message
+            if isinstance(message, _Progress):
+                if self.progress is not None:
+                    self.progress(message.done, message.size)
+            elif isinstance(message, _Failed):
+                raise message.error
+            elif isinstance(message, _MainDone):
+                self.main_done = message
+                self.phase_over = True
+            else:
+                self.done = message
+                self.phase_over = True
+        return None
+
+    def next_phase(self) -> None:
+        self.phase_over = False
+
+
+class ShardedDecoder:
+    """Transport events of a pcap decoded by worker processes, in one-process order.
+
+    Afterwards the given source, reassembler and flow decoder report what the workers
+    counted (tally, decode and reassembly counters, flow diagnostics), so the caller
+    assembles diagnostics exactly as after a one-process run.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        reassembler: TcpReassembler,
+        flows: FlowDecoder,
+        limits: tuple[HttpLimits | None, WsLimits | None] = (None, None),
+        progress: Progress | None = None,
+        shards: int = SHARDS,
+    ) -> None:
+        self.source = source
+        self.reassembler = reassembler
+        self.flows = flows
+        self.limits = limits
+        self.progress = progress
+        self.shards = shards
+        self._next_conn = 0
+        self._diagnostics: list[Diagnostic] = []
+
+    def events(self) -> Iterator[TransportEvent]:
+        pipes: list[Pipe] = []
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            for index in range(self.shards):
+                worker, pipe = _start_worker(self._settings(index))
+                workers.append(worker)
+                pipes.append(pipe)
+            shards = [_Shard(p, self.progress if i == 0 else None) for i, p in enumerate(pipes)]
+            yield from self._merge_main(shards)
+            self._release_finish(shards, workers)
+            yield from self._merge_finish(shards)
+            self._adopt(shards)
+        finally:
+            for pipe in pipes:
+                pipe.close()
+            for worker in workers:
+                _stop(worker)
+
+    @staticmethod
+    def _release_finish(shards: list[_Shard], workers: list[subprocess.Popen[bytes]]) -> None:
+        """Tell every worker the capture's latest segment time; they close at it."""
+        ends = [shard.main_done.last_ts_ns for shard in shards if shard.main_done is not None]
+        if len(ends) != len(shards):
+            raise RuntimeError("a decoding process ended without its results")
+        for shard, worker in zip(shards, workers, strict=True):
+            assert worker.stdin is not None
+            pickle.dump(max(ends), worker.stdin)
+            worker.stdin.flush()
+            shard.next_phase()
+
+    def _settings(self, shard: int) -> _Settings:
+        r = self.reassembler
+        return _Settings(
+            path=self.source.path,
+            shard=shard,
+            shards=self.shards,
+            reassembly={
+                "max_buffer": r.max_buffer,
+                "max_connections": max(1, -(-r.max_connections // self.shards)),
+                "gap_after": r.gap_after,
+                "linger_ns": r.linger_ns,
+                "max_recent": r.max_recent,
+            },
+            http_limits=self.limits[0],
+            ws_limits=self.limits[1],
+            report_progress=shard == 0 and self.progress is not None,
+        )
+
+    def _merge_main(self, shards: list[_Shard]) -> Iterator[TransportEvent]:
+        """Items of all shards by packet index (each packet is in exactly one shard).
+
+        Batch-wise: everything up to the smallest last index among the shards' current
+        batches is safe to release; a stable sort by index merges it (equal indices come
+        from one shard, so their order is kept).
+        """
+        pending = {shard: shard.batch() or [] for shard in shards}
+        pending = {shard: items for shard, items in pending.items() if items}
+        while pending:
+            if len(pending) == 1:
+                [(shard, items)] = pending.items()
+                yield from self._items(items, shard)
+                more = shard.batch()
+                pending = {shard: more} if more else {}
+                continue
+            limit = min(items[-1][0] for items in pending.values())
+            ready: list[tuple[tuple[Any, ...], _Shard]] = []
+            for shard, items in list(pending.items()):
+                cut = bisect_right(items, limit, key=_INDEX)
+                ready.extend((item, shard) for item in items[:cut])
+                rest = items[cut:] or shard.batch()
+                if rest:
+                    pending[shard] = rest
+                else:
+                    del pending[shard]
+            ready.sort(key=_READY_INDEX)
+            for item, shard in ready:
+                yield from self._items((item,), shard)
+
+    def _merge_finish(self, shards: list[_Shard]) -> Iterator[TransportEvent]:
+        """Closing items, ordered by global connection as one process closes them."""
+        tagged = []
+        for shard in shards:
+            position = 0
+            while (items := shard.batch()) is not None:
+                for item in items:
+                    tagged.append((self._finish_order(item[0], shard), position, item, shard))
+                    position += 1
+        tagged.sort(key=lambda entry: (entry[0], entry[1]))
+        for _, _, item, shard in tagged:
+            yield from self._items((item,), shard)
+
+    @staticmethod
+    def _finish_order(key: int, shard: _Shard) -> tuple[int, int]:
+        """Reassembler closes by connection, then the flow layer's own, then the rest."""
+        if key >= 0:
+            return (0, shard.global_ids[key])
+        if key <= -2:
+            return (1, shard.global_ids[-key - 2])
+        return (2, 0)
+
+    def _items(self, items: Iterable[tuple[Any, ...]], shard: _Shard) -> Iterator[TransportEvent]:
+        global_ids, kinds = shard.global_ids, _KINDS
+        for item in items:
+            tag = item[1]
+            if tag == _EVENT:
+                _, _, code, local, rest = item
+                yield kinds[code](global_ids[local], *rest)
+            elif tag == _OPENED:
+                global_ids.append(self._next_conn)
+                self._next_conn += 1
+            else:
+                self._diagnostics.append(_renumbered(item[2], global_ids))
+
+    def _adopt(self, shards: list[_Shard]) -> None:
+        """Make the parent's idle layers report what the workers counted, added up."""
+        done = [shard.done for shard in shards]
+        finished = [d for d in done if d is not None]
+        if len(finished) != len(done):
+            raise RuntimeError("a decoding process ended without its counters")
+        tally = ReadTally()
+        for name, value in finished[0].tally.items():
+            setattr(tally, name, value)
+        self.source.adopt_tally(tally)
+        self.reassembler.decode_stats = _summed([d.decode_stats for d in finished])
+        self.reassembler.stats = _summed([d.reassembly_stats for d in finished])
+        self.flows.diagnostics.extend(self._diagnostics)
+        self.flows.tls_connections += sum(d.tls_connections for d in finished)
+        self.flows.other_connections += sum(d.other_connections for d in finished)
+
+
+_INDEX = itemgetter(0)
+
+
+def _READY_INDEX(entry: tuple[tuple[Any, ...], _Shard]) -> int:
+    return int(entry[0][0])
+
+
+def _renumbered(diagnostic: Diagnostic, global_ids: list[int]) -> Diagnostic:
+    """A worker's diagnostic names its local connection number; name the global one."""
+
+    def swap(match: re.Match[str]) -> str:
+        local = int(match.group(1))
+        return f"conn {global_ids[local]}" if local < len(global_ids) else match.group(0)
+
+    return replace(diagnostic, where=_CONN_WHERE.sub(swap, diagnostic.where, count=1))
+
+
+def _summed(parts: list[Any]) -> Any:
+    """The shards' counters as one: counts add up, flags and first occurrences combine."""
+    total = parts[0]
+    for part in parts[1:]:
+        changes = {f.name: _combined(f.name, getattr(total, f.name), getattr(part, f.name))
+                   for f in fields(part)}  # fmt: skip
+        total = replace(total, **changes)
+    return total
+
+
+def _combined(name: str, mine: Any, theirs: Any) -> Any:
+    if name.startswith("first_"):  # the frame number of a first occurrence: the earlier
+        known = [value for value in (mine, theirs) if value is not None]
+        return min(known) if known else None
+    if isinstance(mine, bool):
+        return mine or theirs
+    if isinstance(mine, dict):
+        return {key: mine.get(key, 0) + theirs.get(key, 0) for key in mine.keys() | theirs.keys()}
+    return mine + theirs
+
+
+if __name__ == "__main__":
+    # Run the module's own copy under its real name, so what it pickles names the classes
+    # as the parent knows them (not as `__main__`).
+    from analyzer.parallel import _serve as serve
+
+    serve()

@@ -1,0 +1,103 @@
+"""Sharded decoding: worker processes must reproduce the one-process event sequence.
+
+The end-to-end agreement (whole reports, every committed capture, sharded vs one process)
+is in `tests/perf/test_fast_and_slow_paths_agree.py`; here the merge itself is held to the
+one-process sequence with more shards than cores, and the bookkeeping pieces are checked.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from analyzer.capture.pcap import FrameSource
+from analyzer.core import Diagnostic, Severity
+from analyzer.flows import FlowDecoder
+from analyzer.net.fast import fast_tcp_events
+from analyzer.net.packet import DecodeStats
+from analyzer.net.tcp import TcpReassembler
+from analyzer.parallel import ShardedDecoder, _renumbered, _summed
+from analyzer.transport import TransportEvent
+
+CAPTURES = Path(__file__).resolve().parents[1] / "captures"
+
+
+def _one_process(path: Path) -> tuple[list[TransportEvent], list[Diagnostic]]:
+    source = FrameSource(path)
+    reassembler, flows = TcpReassembler(), FlowDecoder()
+    events: list[TransportEvent] = []
+    with source.mapped() as mapped:
+        assert mapped is not None
+        for tcp_event in fast_tcp_events(mapped, reassembler):
+            events.extend(flows.feed(tcp_event))
+    for tcp_event in reassembler.finish(truncated=source.info.truncated):
+        events.extend(flows.feed(tcp_event))
+    events.extend(flows.finish())
+    return events, [*source.diagnostics, *reassembler.diagnostics, *flows.diagnostics]
+
+
+def _sharded(path: Path, shards: int) -> tuple[list[TransportEvent], list[Diagnostic]]:
+    source = FrameSource(path)
+    reassembler, flows = TcpReassembler(), FlowDecoder()
+    events = list(ShardedDecoder(source, reassembler, flows, shards=shards).events())
+    return events, [*source.diagnostics, *reassembler.diagnostics, *flows.diagnostics]
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+@pytest.mark.parametrize("name", ["many-clients.pcap", "nginx-no-sticky.pcap", "malformed.pcap"])
+def test_sharded_events_equal_one_process(name: str, shards: int) -> None:
+    """Same records in the same order, with tshark's connection numbers, same diagnostics."""
+    assert _sharded(CAPTURES / name, shards) == _one_process(CAPTURES / name)
+
+
+def test_a_cut_capture_is_reported_alike(tmp_path: Path) -> None:
+    whole = (CAPTURES / "many-clients.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    sharded, single = _sharded(cut, 2), _one_process(cut)
+    assert sharded == single
+    assert any(d.code.startswith("tcp-open-at") for d in single[1])
+
+
+def test_stopping_early_ends_the_workers() -> None:
+    """A consumer that stops reading (an interrupted TUI load) must not leave processes."""
+    before = _children()
+    source = FrameSource(CAPTURES / "many-clients.pcap")
+    events = ShardedDecoder(source, TcpReassembler(), FlowDecoder()).events()
+    next(events)
+    assert len(_children()) == len(before) + 2
+    events.close()
+    gc.collect()
+    assert _children() == before
+
+
+def _children() -> list[str]:
+    """Pids of this process's live children (zombies and `ps` itself excluded)."""
+    out = subprocess.run(
+        ["ps", "-o", "pid=,stat=,comm=", "--ppid", str(os.getpid())],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    return sorted(pid for pid, stat, comm in rows if not stat.startswith("Z") and comm != "ps")
+
+
+def test_diagnostics_name_the_global_connection() -> None:
+    local = Diagnostic("http-garbage", Severity.WARNING, "conn 1 client offset 7", "bad")
+    renamed = _renumbered(local, [4, 9])
+    assert renamed.where == "conn 9 client offset 7"
+    assert renamed.message == "bad"
+
+
+def test_counters_add_up() -> None:
+    one = DecodeStats(frames=3, tcp=2, malformed=1, unsupported_link={101: 1}, first_malformed=7)
+    two = DecodeStats(frames=5, tcp=5, unsupported_link={101: 2, 9: 1}, first_malformed=4)
+    total = _summed([one, two])
+    assert (total.frames, total.tcp, total.malformed) == (8, 7, 1)
+    assert total.unsupported_link == {101: 3, 9: 1}
+    assert total.first_malformed == 4
