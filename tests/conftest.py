@@ -1,0 +1,10 @@
+"""Suite-wide settings."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+# Generation speed depends on how busy the machine is, not on the code under test: a slow
+# draw on a loaded CI runner must not fail a property test.
+settings.register_profile("sioscope", suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sioscope")
