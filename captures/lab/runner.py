@@ -101,6 +101,7 @@ def run_scenario(scenario: Scenario, out_dir: Path, work_root: Path, index: int)
         work_dir=work,
         pcap_path=pcap,
         deadline=time.monotonic() + scenario.time_limit,
+        tolerate_dropped_packets=scenario.tolerate_dropped_packets,
     )
     try:
         with box:

@@ -72,6 +72,8 @@ class Scenario:
     description: ClassVar[str]
     root_cause: ClassVar[str]
     time_limit: ClassVar[float] = 30.0
+    #: Reference captures fail on any packet tcpdump dropped; a benchmark capture may not.
+    tolerate_dropped_packets: ClassVar[bool] = False
     port: ClassVar[int] = 3000
     #: Predicted reasons per client peer pattern (fnmatch), e.g.
     #: ``{"client-*": {"server_close": "transport close"}}``. Only used to add a note
