@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,13 @@ def _box(tmp_path: Path, tolerate: bool) -> Sandbox:
     box = Sandbox("unused", 3000, tmp_path, tmp_path / "x.pcap", deadline=0.0)
     box.tolerate_dropped_packets = tolerate
     script = f"import sys; sys.stderr.buffer.write({REPORT!r})"
-    popen = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    # It ignores the SIGINT that stops tcpdump and stays our unreaped child until then.
+    popen = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     box.tcpdump = Process("tcpdump", popen, tmp_path / "tcpdump.log")
-    popen.wait()
     return box
 
 
