@@ -75,7 +75,15 @@ _KINDS: tuple[type[Any], ...] = (
     Retransmission,
 )
 _CODES = {kind: code for code, kind in enumerate(_KINDS)}
-_REST = {kind: attrgetter(*(f.name for f in fields(kind)[1:])) for kind in _KINDS}
+
+
+def _field_names(kind: type[Any]) -> tuple[str, ...]:
+    """A record's fields, whether a NamedTuple or a dataclass."""
+    named: tuple[str, ...] | None = getattr(kind, "_fields", None)
+    return named if named is not None else tuple(f.name for f in fields(kind))
+
+
+_REST = {kind: attrgetter(*_field_names(kind)[1:]) for kind in _KINDS}
 
 # Item tags: what follows the packet index in an item tuple.
 _OPENED, _EVENT, _DIAGNOSTIC = 0, 1, 2
