@@ -107,16 +107,27 @@ DIAGNOSTIC_COLUMNS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class ReportTables:
-    """Every table of a report; one row per capture, session, socket, finding, event, diagnostic."""
+    """Every table of a report; one row per capture, session, socket, finding, event, diagnostic.
+
+    The events table (one row per timeline line of every session: millions on a large
+    capture) is built on first use, as only the CSV and HTML writers read it.
+    """
 
     captures: pd.DataFrame
     sessions: pd.DataFrame
     sockets: pd.DataFrame
     findings: pd.DataFrame
-    events: pd.DataFrame
     diagnostics: pd.DataFrame
+    analyses: list[Analysis]
+    _events: pd.DataFrame | None = None
+
+    @property
+    def events(self) -> pd.DataFrame:
+        if self._events is None:
+            self._events = _frame(_event_rows(self.analyses), EVENT_COLUMNS)
+        return self._events
 
     def named(self) -> dict[str, pd.DataFrame]:
         """Tables by file stem, in a fixed order (CSV writes one file each)."""
@@ -137,8 +148,8 @@ def build_tables(analyses: Iterable[Analysis]) -> ReportTables:
         sessions=_frame(_session_rows(items), SESSION_COLUMNS),
         sockets=_frame(_socket_rows(items), SOCKET_COLUMNS),
         findings=_frame(_finding_rows(items), FINDING_COLUMNS),
-        events=_frame(_event_rows(items), EVENT_COLUMNS),
         diagnostics=_frame(_diagnostic_rows(items), DIAGNOSTIC_COLUMNS),
+        analyses=items,
     )
 
 
