@@ -9,6 +9,7 @@ and the summed RSS of the child's process tree, sampled every 50 ms. Prints ever
 the medians and the ratios sioscope / tshark.
 
     python -m tests.perf.benchmark captures/lab/out/load.pcap --rounds 3
+    python -m tests.perf.benchmark captures/lab/out/load.pcap captures/lab/out/load-long.pcap
 
 Make the capture first with ``python -m captures.lab.scenarios.load load``.
 """
@@ -37,10 +38,15 @@ class Run:
     status: int
 
 
-def sioscope_argv(capture: Path, slow: bool) -> tuple[list[str], dict[str, str]]:
+def sioscope_argv(
+    capture: Path, slow: bool, parallel: bool | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The full job; `parallel` None lets sioscope decide (workers for large captures)."""
     argv = [sys.executable, "-m", "analyzer.cli", "report", str(capture)]
     argv += ["--format", "json", "-o", os.devnull]
     env = dict(os.environ, SIOSCOPE_SLOW_PATH="1" if slow else "0")
+    if parallel is not None:
+        env["SIOSCOPE_PARALLEL"] = "1" if parallel else "0"
     return argv, env
 
 
@@ -113,21 +119,43 @@ def _median(runs: list[Run], tool: str) -> Run:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.perf.benchmark")
-    parser.add_argument("capture", type=Path, nargs="?", default=DEFAULT_CAPTURE)
+    parser.add_argument(
+        "captures", type=Path, nargs="*", default=[DEFAULT_CAPTURE],
+        help="one or more captures; with several, the growth of time and memory is shown",
+    )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slow", action="store_true", help="also time the slow path")
+    parser.add_argument(
+        "--one-process", action="store_true", help="also time the fast path without workers"
+    )
     args = parser.parse_args(argv)
-    if not args.capture.is_file():
-        print(f"no capture at {args.capture}", file=sys.stderr)
+    missing = [str(c) for c in args.captures if not c.is_file()]
+    if missing:
+        print(f"no capture at {', '.join(missing)}", file=sys.stderr)
         return 2
-    size_mb = args.capture.stat().st_size / 1e6
-    print(f"capture {args.capture} ({size_mb:.0f} MB), {os.cpu_count()} CPUs, {args.rounds} rounds")
+    medians: list[tuple[Path, dict[str, Run]]] = []
+    failed = False
+    for capture in args.captures:
+        runs = _bench(capture, args)
+        failed = failed or any(r.status for r in runs)
+        medians.append((capture, {tool: _median(runs, tool) for tool in dict.fromkeys(
+            r.tool for r in runs)}))  # fmt: skip
+    if len(medians) > 1:
+        _growth(medians)
+    return 1 if failed else 0
+
+
+def _bench(capture: Path, args: argparse.Namespace) -> list[Run]:
+    size_mb = capture.stat().st_size / 1e6
+    print(f"capture {capture} ({size_mb:.0f} MB), {os.cpu_count()} CPUs, {args.rounds} rounds")
     tools: list[tuple[str, list[str], dict[str, str] | None]] = [
-        ("tshark", tshark_argv(args.capture), None),
-        ("sioscope", *sioscope_argv(args.capture, slow=False)),
+        ("tshark", tshark_argv(capture), None),
+        ("sioscope", *sioscope_argv(capture, slow=False)),
     ]
+    if args.one_process:
+        tools.append(("sioscope-1proc", *sioscope_argv(capture, slow=False, parallel=False)))
     if args.slow:
-        tools.append(("sioscope-slow", *sioscope_argv(args.capture, slow=True)))
+        tools.append(("sioscope-slow", *sioscope_argv(capture, slow=True)))
     runs: list[Run] = []
     for round_no in range(1, args.rounds + 1):
         order = tools if round_no % 2 else list(reversed(tools))  # alternate who goes first
@@ -144,7 +172,22 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio      {tool}/tshark   wall {mine.wall_s / base.wall_s:.2f}  "
             f"cpu {mine.cpu_s / base.cpu_s:.2f}  peak RSS {mine.peak_rss_mb / base.peak_rss_mb:.2f}"
         )
-    return 1 if any(r.status for r in runs) else 0
+    return runs
+
+
+def _growth(medians: list[tuple[Path, dict[str, Run]]]) -> None:
+    """How time and peak memory grow from the first capture to each next one."""
+    first_path, first = medians[0]
+    first_size = first_path.stat().st_size
+    for path, runs in medians[1:]:
+        size = path.stat().st_size / first_size
+        print(f"growth     {path.name} vs {first_path.name}: size x{size:.2f}")
+        for tool, run in runs.items():
+            base = first[tool]
+            print(
+                f"           {tool:14} wall x{run.wall_s / base.wall_s:.2f}  "
+                f"peak RSS x{run.peak_rss_mb / base.peak_rss_mb:.2f}"
+            )
 
 
 if __name__ == "__main__":
