@@ -13,7 +13,9 @@ import enum
 import re
 import zlib
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from analyzer.core import Diagnostic, Endpoint, Severity
 from analyzer.errors import DecodeError
@@ -31,7 +33,6 @@ from analyzer.transport import (
 HttpOut = HttpExchange | WsOpened | Diagnostic
 UpgradedData = tuple[Direction, int, int, bytes]  # direction, ts_ns, stream offset, bytes
 
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP/1\.\d")
 _STATUS_LINE = re.compile(r"HTTP/1\.\d (\d{3})(?: (.*))?")
@@ -43,6 +44,14 @@ _RESYNC_TAIL = 16
 _TOKEN_BYTES = frozenset(
     b"!#$%&'*+-.^_`|~0123456789" + bytes(range(65, 91)) + bytes(range(97, 123))
 )
+_USUAL_START = {True: (b"GET ", b"POST "), False: b"HTTP/"}  # pass _check_start as is
+_FRAMING_FIELDS = frozenset(
+    ("content-length", "transfer-encoding", "content-encoding", "upgrade")
+)  # the headers this parser looks up itself, indexed once per head
+_CR_LF = b"\r\n"
+_FIELD_CACHE_SIZE = 4096  # header lines remembered already split and validated
+_FIELD_CACHE_LINE = 200  # longer lines are not remembered
+_field_lines: dict[str, tuple[tuple[str, str], str]] = {}  # line -> ((name, value), lower name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +63,11 @@ class HttpLimits:
     inflate_bytes: int = 64 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class _Head:
+class _Head(NamedTuple):
     ts_ns: int
     start: tuple[str, str, str]  # method, target, "" | status, reason, ""
     headers: Headers
+    fields: dict[str, str]  # lower-cased name -> first value, for `_FRAMING_FIELDS` only
 
 
 class _Phase(enum.Enum):
@@ -69,6 +78,9 @@ class _Phase(enum.Enum):
     DEAD = "dead"
 
 
+_DEFAULT_LIMITS = HttpLimits()
+
+
 @dataclass(slots=True)
 class _Pending:
     """A request in the FIFO, waiting for its own completion and for its response."""
@@ -77,10 +89,6 @@ class _Pending:
     request: HttpRequest | None = None
     response: HttpResponse | None = None
     lost: bool = False  # its response disappeared in a capture gap
-
-    @property
-    def ready(self) -> bool:
-        return self.request is not None and (self.response is not None or self.lost)
 
 
 @dataclass(slots=True)
@@ -128,10 +136,12 @@ class Http1Connection:
         limits: HttpLimits | None = None,
     ) -> None:
         self.conn = conn
-        self._endpoints = {Direction.ORIGINATOR: originator, Direction.RESPONDER: responder}
+        self._originator, self._responder = originator, responder
         self._client = client
-        self._limits = limits or HttpLimits()
-        self._readers = {d: _Reader(d) for d in Direction}
+        self._limits = limits or _DEFAULT_LIMITS
+        self._orig = _Reader(Direction.ORIGINATOR)
+        self._resp = _Reader(Direction.RESPONDER)
+        self._readers = (self._orig, self._resp)  # the order both are driven in
         self._pending: deque[_Pending] = deque()
         self._upgraded = False
         self._upgraded_data: list[UpgradedData] = []
@@ -159,11 +169,15 @@ class Http1Connection:
             return out
         if self._client is None and data:
             self._client = direction.other if data.startswith(b"HTTP/") else direction
-        reader = self._readers[direction]
-        reader.base = offset if reader.base is None else reader.base
-        if offset > reader.end:
-            self._gap(reader, ts_ns, reader.end, offset - reader.end, out)
-        data = data[max(0, reader.end - offset) :]
+        reader = self._orig if direction is Direction.ORIGINATOR else self._resp
+        if reader.base is None:
+            reader.base = offset
+        end = reader.base + len(reader.buf)
+        if offset > end:
+            self._gap(reader, ts_ns, end, offset - end, out)
+            end = reader.pos + len(reader.buf)
+        if end > offset:
+            data = data[end - offset :]
         if not data:
             return out
         if not reader.buf:
@@ -176,7 +190,7 @@ class Http1Connection:
     def gap(self, direction: Direction, ts_ns: int, offset: int, length: int) -> list[HttpOut]:
         """Bytes missing from the capture: skip them in a body, else resynchronise."""
         out: list[HttpOut] = []
-        reader = self._readers[direction]
+        reader = self._reader(direction)
         if not self._upgraded and length > 0:
             reader.base = offset if reader.base is None else reader.base
             self._gap(reader, ts_ns, offset, length, out)
@@ -189,11 +203,13 @@ class Http1Connection:
         if self._upgraded or self._client is None:
             return out
         self._abort = abort
-        server = self._readers[self._client.other]
+        server, client = self._reader(self._client.other), self._reader(self._client)
+        if not (self._pending or server.head or server.buf or client.head or client.buf):
+            return out  # everything was answered: the usual end of a connection
         if server.phase is _Phase.BODY and server.body and server.body.framing is Framing.CLOSE:
             self._complete(server, out, truncated=not server_closed)
         self._abandon(server, out, truncated=True)
-        self._abandon(self._readers[self._client], out, truncated=True)
+        self._abandon(client, out, truncated=True)
         while self._pending:
             pending = self._pending.popleft()
             request = pending.request or self._request(pending.head, b"", ts_ns, True)
@@ -203,12 +219,20 @@ class Http1Connection:
 
     # -- driving the readers -------------------------------------------------------------
 
+    def _reader(self, direction: Direction) -> _Reader:
+        return self._orig if direction is Direction.ORIGINATOR else self._resp
+
     def _run(self, out: list[HttpOut]) -> None:
         progress = True
         while progress and not self._upgraded:
             progress = False
-            for reader in self._readers.values():
-                while not self._upgraded and self._step(reader, out):
+            for reader in self._readers:
+                # An empty reader outside a body has nothing to parse: skip the call.
+                while (
+                    not self._upgraded
+                    and (reader.buf or reader.phase is _Phase.BODY)
+                    and self._step(reader, out)
+                ):
                     progress = True
 
     def _step(self, reader: _Reader, out: list[HttpOut]) -> bool:
@@ -228,30 +252,34 @@ class Http1Connection:
 
     def _read_head(self, reader: _Reader, out: list[HttpOut]) -> bool:
         buf = reader.buf
-        blank = len(buf) - len(buf.lstrip(b"\r\n"))
-        if blank:
-            reader.consume(blank)
         if not buf:
-            return blank > 0
-        _check_start(bytes(buf[:8]), self._is_client(reader))
-        match = _HEAD_END.search(buf, max(0, reader.scan_from - 3))
+            return False
+        if buf[0] in _CR_LF:
+            reader.consume(len(buf) - len(buf.lstrip(b"\r\n")))
+            if not buf:
+                return True
+        is_client = reader.direction is self._client
+        if not buf.startswith(_USUAL_START[is_client]):
+            _check_start(bytes(buf[:8]), is_client)
+        found = _head_end(buf, max(0, reader.scan_from - 3))
         limit = self._limits.header_bytes
-        if match is None or match.end() > limit:
-            if len(buf) > limit or match is not None:
+        if found is None or found[1] > limit:
+            if len(buf) > limit or found is not None:
                 self._stop(reader, "http-header-too-large", f"header block over {limit}", out)
             reader.scan_from = len(buf)
             return False
-        head = _parse_head(bytes(buf[: match.start()]), reader.first_ts, self._is_client(reader))
-        reader.consume(match.end())
-        reader.scan_from = 0
-        if self._is_client(reader):
+        head = _parse_head(bytes(buf[: found[0]]), reader.first_ts, is_client)
+        reader.consume(found[1])
+        if is_client:
             self._start_request(reader, head)
         else:
             self._start_response(reader, head, out)
+        if reader.phase is _Phase.BODY:  # read the body now, not on another trip through _step
+            self._read_body(reader, out)
         return True
 
     def _start_request(self, reader: _Reader, head: _Head) -> None:
-        body = Body(_request_framing(head.headers), _content_length(head.headers))
+        body = Body(_request_framing(head.fields), _content_length(head.fields))
         pending = _Pending(head)
         self._pending.append(pending)
         reader.head, reader.target, reader.body = head, pending, body
@@ -261,16 +289,23 @@ class Http1Connection:
         status = int(head.start[0])
         if 100 <= status < 200 and status != 101:
             return  # interim response (100 Continue, 103 Early Hints)
-        target = next((p for p in self._pending if p.response is None and not p.lost), None)
+        target = self._unanswered()
         if target is None:
             self._diag(reader, "http-unsolicited-response", "response without a request", out)
         method = target.head.start[0] if target else "GET"
         no_body = method == "HEAD" or status in (101, 204, 304)
         no_body = no_body or (method == "CONNECT" and 200 <= status < 300)
-        framing = Framing.NONE if no_body else _response_framing(head.headers)
+        framing = Framing.NONE if no_body else _response_framing(head.fields)
         reader.head, reader.target = head, target
-        reader.body = Body(framing, _content_length(head.headers) if not no_body else 0)
+        reader.body = Body(framing, _content_length(head.fields) if not no_body else 0)
         reader.phase = _Phase.BODY
+
+    def _unanswered(self) -> _Pending | None:
+        """The oldest request still waiting for its response."""
+        for pending in self._pending:
+            if pending.response is None and not pending.lost:
+                return pending
+        return None
 
     def _read_body(self, reader: _Reader, out: list[HttpOut]) -> bool:
         assert reader.body is not None
@@ -288,17 +323,21 @@ class Http1Connection:
         reader.phase = _Phase.IDLE if reader.phase is not _Phase.DEAD else _Phase.DEAD
         if head is None or body is None:
             return
-        headers = head.headers + tuple(body.trailers)
-        payload = self._decoded(reader, headers, body, out)
+        headers, fields = head.headers, head.fields
+        if body.trailers:
+            headers += tuple(body.trailers)
+            fields = _index(headers)
+        payload = self._decoded(reader, fields, body, out)
         if body.seen > self._limits.body_bytes:
             kept = self._limits.body_bytes
             self._diag(reader, "http-body-limit", f"body of {body.seen} bytes: kept {kept}", out)
         truncated = truncated or body.truncated
-        if self._is_client(reader):
+        is_client = reader.direction is self._client
+        if is_client:
             request = self._request(head, payload, reader.ts_ns, truncated, headers)
             if target is not None:
                 target.request = request
-                if target.response is None and _wants_upgrade(headers):
+                if target.response is None and _wants_upgrade(fields):
                     reader.phase = _Phase.PAUSED
         else:
             response = HttpResponse(
@@ -314,23 +353,26 @@ class Http1Connection:
             if target is not None:
                 target.response = response
         self._emit_ready(out)
-        if not self._is_client(reader) and head.start[0] != "101":
+        if not is_client and head.start[0] != "101":
             self._resume_client(reader, out)
 
     def _resume_client(self, server: _Reader, out: list[HttpOut]) -> None:
         """A refused upgrade: the client's following bytes are HTTP again, parse them first."""
-        client = self._readers[server.direction.other]
+        client = self._orig if server is self._resp else self._resp
         if client.phase is _Phase.PAUSED:
             client.phase = _Phase.IDLE
             while self._step(client, out):
                 pass
 
-    def _decoded(self, reader: _Reader, headers: Headers, body: Body, out: list[HttpOut]) -> bytes:
+    def _decoded(
+        self, reader: _Reader, fields: dict[str, str], body: Body, out: list[HttpOut]
+    ) -> bytes:
         raw = bytes(body.raw)
+        codings = fields.get("content-encoding")
+        if codings is None:
+            return raw  # nothing to undo
         try:
-            decoded, cut = decode_content(
-                raw, header(headers, "content-encoding"), self._limits.inflate_bytes
-            )
+            decoded, cut = decode_content(raw, codings, self._limits.inflate_bytes)
         except DecodeError as err:
             self._diag(reader, "http-content-decoding", err.message, out)
             return raw
@@ -349,10 +391,13 @@ class Http1Connection:
         )
 
     def _emit_ready(self, out: list[HttpOut]) -> None:
-        while self._pending and self._pending[0].ready and not self._upgraded:
-            pending = self._pending.popleft()
+        queue = self._pending
+        while queue and not self._upgraded:
+            pending = queue[0]
             request, response = pending.request, pending.response
-            assert request is not None
+            if request is None or (response is None and not pending.lost):
+                return
+            queue.popleft()
             if response is not None and response.status == 101:
                 self._switch(request, response, out)
                 return
@@ -361,9 +406,9 @@ class Http1Connection:
             out.append(self._exchange(request, response, self._abort if cut else None, error))
 
     def _switch(self, request: HttpRequest, response: HttpResponse, out: list[HttpOut]) -> None:
-        if not _wants_upgrade(request.headers):
+        if not _wants_upgrade(_index(request.headers)):
             out.append(self._exchange(request, response, None))
-            for reader in self._readers.values():
+            for reader in self._readers:
                 self._stop(reader, "http-unknown-upgrade", "101 to a non-websocket upgrade", out)
             return
         client, server = self._sides()
@@ -379,7 +424,7 @@ class Http1Connection:
             )
         )
         self._upgraded = True
-        for reader in self._readers.values():
+        for reader in self._readers:
             if reader.buf:
                 chunk = (reader.direction, reader.ts_ns, reader.pos, bytes(reader.buf))
                 self._upgraded_data.append(chunk)
@@ -396,8 +441,9 @@ class Http1Connection:
         return HttpExchange(self.conn, client, server, request, response, abort, error)
 
     def _sides(self) -> tuple[Endpoint, Endpoint]:
-        client = self._client or Direction.ORIGINATOR
-        return self._endpoints[client], self._endpoints[client.other]
+        if self._client is Direction.RESPONDER:
+            return self._responder, self._originator
+        return self._originator, self._responder
 
     # -- gaps, garbage, resynchronisation ------------------------------------------------
 
@@ -424,7 +470,7 @@ class Http1Connection:
             self._complete(reader, out, truncated=truncated)
         elif reader.buf.strip(b"\r\n") and reader.phase is _Phase.IDLE:
             if not self._is_client(reader) and self._abort is None:
-                target = next((p for p in self._pending if p.response is None and not p.lost), None)
+                target = self._unanswered()
                 if target is not None:
                     target.lost = True
                     self._emit_ready(out)
@@ -628,57 +674,106 @@ def _check_start(prefix: bytes, is_client: bool) -> None:
         raise DecodeError(f"not an HTTP response: {prefix!r}")
 
 
-def _parse_head(block: bytes, ts_ns: int, is_request: bool) -> _Head:
-    lines = [line.rstrip("\r") for line in block.decode("latin-1").split("\n")]
-    if is_request:
-        match = _REQUEST_LINE.fullmatch(lines[0])
-        if match is None:
-            raise DecodeError(f"bad request line {lines[0][:80]!r}")
-        start = (match[1], match[2], "")
+def _head_end(buf: bytearray, start: int) -> tuple[int, int] | None:
+    """(start, end) of the blank line closing a header block: what a search for
+    `\\r?\\n\\r?\\n` from `start` finds, with two fast `find`s instead of the regex."""
+    lf = buf.find(b"\n\n", start)
+    crlf = buf.find(b"\n\r\n", start)
+    if lf < 0 and crlf < 0:
+        return None
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        newline, end = lf, lf + 2
     else:
-        match = _STATUS_LINE.fullmatch(lines[0])
-        if match is None:
-            raise DecodeError(f"bad status line {lines[0][:80]!r}")
-        start = (match[1], match[2] or "", "")
+        newline, end = crlf, crlf + 3
+    return (newline - 1 if newline > start and buf[newline - 1] == 13 else newline), end
+
+
+def _parse_head(block: bytes, ts_ns: int, is_request: bool) -> _Head:
+    text = block.decode("latin-1")
+    if text.count("\r") == text.count("\r\n"):  # no stray CR: one split replaces the rstrips
+        lines = text.replace("\r\n", "\n").split("\n")
+    else:
+        lines = [line.rstrip("\r") for line in text.split("\n")]
+    start = _start_line(lines[0], is_request)
     headers: list[tuple[str, str]] = []
+    fields: dict[str, str] = {}
+    folded = False
     for line in lines[1:]:
         if line[:1] in (" ", "\t") and headers:
             name, value = headers[-1]
             headers[-1] = (name, f"{value} {line.strip()}".strip())
+            folded = True
             continue
-        name, sep, value = line.partition(":")
-        if not sep or not _TOKEN.fullmatch(name):
-            raise DecodeError(f"bad header line {line[:80]!r}")
-        headers.append((name, value.strip(" \t")))
-    return _Head(ts_ns, start, tuple(headers))
+        field, lower = _field_lines.get(line) or _field_line(line)
+        headers.append(field)
+        if lower in _FRAMING_FIELDS and lower not in fields:
+            fields[lower] = field[1]
+    if folded:  # a continuation changed a value after it was indexed
+        fields = _index(headers)
+    return _Head(ts_ns, start, tuple(headers), fields)
 
 
-def _is_chunked(headers: Headers) -> bool:
-    codings = header(headers, "transfer-encoding") or ""
+def _index(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lower-cased name -> first value, for the headers in `_FRAMING_FIELDS`."""
+    fields: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _FRAMING_FIELDS and lower not in fields:
+            fields[lower] = value
+    return fields
+
+
+def _start_line(line: str, is_request: bool) -> tuple[str, str, str]:
+    if is_request:
+        match = _REQUEST_LINE.fullmatch(line)
+        if match is None:
+            raise DecodeError(f"bad request line {line[:80]!r}")
+        return (match[1], match[2], "")
+    match = _STATUS_LINE.fullmatch(line)
+    if match is None:
+        raise DecodeError(f"bad status line {line[:80]!r}")
+    return (match[1], match[2] or "", "")
+
+
+def _field_line(line: str) -> tuple[tuple[str, str], str]:
+    """Split and check one header line: ((name, value), lower-cased name), remembered."""
+    name, sep, value = line.partition(":")
+    if not sep or not _TOKEN.fullmatch(name):
+        raise DecodeError(f"bad header line {line[:80]!r}")
+    parsed = ((name, value.strip(" \t")), name.lower())
+    if len(_field_lines) < _FIELD_CACHE_SIZE and len(line) <= _FIELD_CACHE_LINE:
+        _field_lines[line] = parsed
+    return parsed
+
+
+def _is_chunked(fields: dict[str, str]) -> bool:
+    codings = fields.get("transfer-encoding") or ""
     return codings.lower().rsplit(",", 1)[-1].strip() == "chunked"
 
 
-def _content_length(headers: Headers) -> int:
-    value = header(headers, "content-length")
+def _content_length(fields: dict[str, str]) -> int:
+    value = fields.get("content-length")
     if value is None:
         return 0
+    if value.isdigit():  # the usual single plain number
+        return int(value)
     values = {v.strip() for v in value.split(",")}
     if len(values) != 1 or not next(iter(values)).isdigit():
         raise DecodeError(f"bad Content-Length {value[:40]!r}")
     return int(values.pop())
 
 
-def _request_framing(headers: Headers) -> Framing:
-    if _is_chunked(headers):
+def _request_framing(fields: dict[str, str]) -> Framing:
+    if _is_chunked(fields):
         return Framing.CHUNKED
-    return Framing.LENGTH if header(headers, "content-length") is not None else Framing.NONE
+    return Framing.LENGTH if "content-length" in fields else Framing.NONE
 
 
-def _response_framing(headers: Headers) -> Framing:
-    if _is_chunked(headers):
+def _response_framing(fields: dict[str, str]) -> Framing:
+    if _is_chunked(fields):
         return Framing.CHUNKED
-    return Framing.LENGTH if header(headers, "content-length") is not None else Framing.CLOSE
+    return Framing.LENGTH if "content-length" in fields else Framing.CLOSE
 
 
-def _wants_upgrade(headers: Headers) -> bool:
-    return "websocket" in (header(headers, "upgrade") or "").lower()
+def _wants_upgrade(fields: dict[str, str]) -> bool:
+    return "websocket" in (fields.get("upgrade") or "").lower()
