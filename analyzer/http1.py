@@ -44,7 +44,10 @@ _RESYNC_TAIL = 16
 _TOKEN_BYTES = frozenset(
     b"!#$%&'*+-.^_`|~0123456789" + bytes(range(65, 91)) + bytes(range(97, 123))
 )
-_USUAL_START = {True: (b"GET ", b"POST "), False: b"HTTP/"}  # pass _check_start as is
+_USUAL_START: dict[bool, tuple[bytes, ...]] = {  # starts that surely pass _check_start
+    True: (b"GET ", b"POST "),
+    False: (b"HTTP/",),
+}
 _FRAMING_FIELDS = frozenset(
     ("content-length", "transfer-encoding", "content-encoding", "upgrade")
 )  # the headers this parser looks up itself, indexed once per head
