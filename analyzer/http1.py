@@ -159,6 +159,12 @@ class Http1Connection:
     def upgraded(self) -> bool:
         return self._upgraded
 
+    @property
+    def settled(self) -> bool:
+        """Nothing pending or half read: `finish()` would have nothing to report."""
+        orig, resp = self._orig, self._resp
+        return not (self._pending or orig.head or orig.buf or resp.head or resp.buf)
+
     def take_upgraded_data(self) -> list[UpgradedData]:
         """Bytes that followed the websocket handshake, for the WebSocket layer."""
         data, self._upgraded_data = self._upgraded_data, []
@@ -206,9 +212,9 @@ class Http1Connection:
         if self._upgraded or self._client is None:
             return out
         self._abort = abort
-        server, client = self._reader(self._client.other), self._reader(self._client)
-        if not (self._pending or server.head or server.buf or client.head or client.buf):
+        if self.settled:
             return out  # everything was answered: the usual end of a connection
+        server, client = self._reader(self._client.other), self._reader(self._client)
         if server.phase is _Phase.BODY and server.body and server.body.framing is Framing.CLOSE:
             self._complete(server, out, truncated=not server_closed)
         self._abandon(server, out, truncated=True)
