@@ -52,9 +52,11 @@ _FRAMING_FIELDS = frozenset(
     ("content-length", "transfer-encoding", "content-encoding", "upgrade")
 )  # the headers this parser looks up itself, indexed once per head
 _CR_LF = b"\r\n"
-_FIELD_CACHE_SIZE = 4096  # header lines remembered already split and validated
-_FIELD_CACHE_LINE = 200  # longer lines are not remembered
-_field_lines: dict[str, tuple[tuple[str, str], str]] = {}  # line -> ((name, value), lower name)
+# Header lines repeat from message to message (same client, same server): their parse
+# is remembered, keyed by the text after the start line.
+_HEAD_CACHE_SIZE = 1024
+_HEAD_CACHE_TEXT = 4096  # longer header sections are not remembered
+_head_lines: dict[str, tuple[Headers, dict[str, str]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -698,28 +700,34 @@ def _head_end(buf: bytearray, start: int) -> tuple[int, int] | None:
 
 
 def _parse_head(block: bytes, ts_ns: int, is_request: bool) -> _Head:
-    text = block.decode("latin-1")
-    if text.count("\r") == text.count("\r\n"):  # no stray CR: one split replaces the rstrips
-        lines = text.replace("\r\n", "\n").split("\n")
-    else:
-        lines = [line.rstrip("\r") for line in text.split("\n")]
-    start = _start_line(lines[0], is_request)
+    first, newline, rest = block.decode("latin-1").partition("\n")
+    start = _start_line(first.rstrip("\r"), is_request)
+    if not newline:
+        return _Head(ts_ns, start, (), {})
+    parsed = _head_lines.get(rest)
+    if parsed is None:
+        parsed = _parse_fields(rest)
+        if len(rest) <= _HEAD_CACHE_TEXT:
+            if len(_head_lines) >= _HEAD_CACHE_SIZE:
+                _head_lines.clear()
+            _head_lines[rest] = parsed
+    return _Head(ts_ns, start, *parsed)
+
+
+def _parse_fields(text: str) -> tuple[Headers, dict[str, str]]:
+    """The header lines after a start line: (headers, their framing fields)."""
     headers: list[tuple[str, str]] = []
-    fields: dict[str, str] = {}
-    folded = False
-    for line in lines[1:]:
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
         if line[:1] in (" ", "\t") and headers:
             name, value = headers[-1]
             headers[-1] = (name, f"{value} {line.strip()}".strip())
-            folded = True
             continue
-        field, lower = _field_lines.get(line) or _field_line(line)
-        headers.append(field)
-        if lower in _FRAMING_FIELDS and lower not in fields:
-            fields[lower] = field[1]
-    if folded:  # a continuation changed a value after it was indexed
-        fields = _index(headers)
-    return _Head(ts_ns, start, tuple(headers), fields)
+        name, sep, value = line.partition(":")
+        if not sep or not _TOKEN.fullmatch(name):
+            raise DecodeError(f"bad header line {line[:80]!r}")
+        headers.append((name, value.strip(" \t")))
+    return tuple(headers), _index(headers)
 
 
 def _index(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -742,17 +750,6 @@ def _start_line(line: str, is_request: bool) -> tuple[str, str, str]:
     if match is None:
         raise DecodeError(f"bad status line {line[:80]!r}")
     return (match[1], match[2] or "", "")
-
-
-def _field_line(line: str) -> tuple[tuple[str, str], str]:
-    """Split and check one header line: ((name, value), lower-cased name), remembered."""
-    name, sep, value = line.partition(":")
-    if not sep or not _TOKEN.fullmatch(name):
-        raise DecodeError(f"bad header line {line[:80]!r}")
-    parsed = ((name, value.strip(" \t")), name.lower())
-    if len(_field_lines) < _FIELD_CACHE_SIZE and len(line) <= _FIELD_CACHE_LINE:
-        _field_lines[line] = parsed
-    return parsed
 
 
 def _is_chunked(fields: dict[str, str]) -> bool:
