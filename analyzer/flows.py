@@ -39,6 +39,7 @@ from analyzer.websocket import DeflateParams, WsLimits, WsOut, WsParser, parse_d
 
 _REQUEST_START = re.compile(rb"[A-Z][A-Z_-]{0,19} ")
 _MAYBE_REQUEST = re.compile(rb"[A-Z][A-Z_-]{0,19}")
+_USUAL_REQUESTS = (b"GET ", b"POST ")
 _HOLD_LIMIT = 64 * 1024  # bytes held while the first sender's bytes are ambiguous
 _TLS_RECORD_TYPES = frozenset(range(0x14, 0x18))  # change_cipher_spec .. application_data
 _MIRRORED_END = {
@@ -63,6 +64,8 @@ def classify_first_bytes(data: bytes) -> tuple[FlowKind, bool | None]:
 
     PENDING means the bytes so far fit more than one answer.
     """
+    if data.startswith(_USUAL_REQUESTS):  # decided at once, as _REQUEST_START would
+        return FlowKind.HTTP, True
     if len(data) >= 2 and data[0] in _TLS_RECORD_TYPES and data[1] == 3:
         return FlowKind.TLS, data[0] == 0x16
     if data.startswith(b"HTTP/"):
@@ -164,6 +167,9 @@ class FlowDecoder:
     def _on_stream(
         self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]
     ) -> None:
+        if flow.kind is FlowKind.HTTP:  # the usual case, without _route's checks
+            self._route_plain(flow, ev, out)
+            return
         if flow.kind is not FlowKind.PENDING:
             self._route(flow, ev, out)
             return

@@ -290,7 +290,7 @@ class Http1Connection:
         return True
 
     def _start_request(self, reader: _Reader, head: _Head) -> None:
-        body = Body(_request_framing(head.fields), _content_length(head.fields))
+        body = Body(_framing(head.fields, Framing.NONE), _content_length(head.fields))
         pending = _Pending(head)
         self._pending.append(pending)
         reader.head, reader.target, reader.body = head, pending, body
@@ -306,7 +306,7 @@ class Http1Connection:
         method = target.head.start[0] if target else "GET"
         no_body = method == "HEAD" or status in (101, 204, 304)
         no_body = no_body or (method == "CONNECT" and 200 <= status < 300)
-        framing = Framing.NONE if no_body else _response_framing(head.fields)
+        framing = Framing.NONE if no_body else _framing(head.fields, Framing.CLOSE)
         reader.head, reader.target = head, target
         reader.body = Body(framing, _content_length(head.fields) if not no_body else 0)
         reader.phase = _Phase.BODY
@@ -359,7 +359,7 @@ class Http1Connection:
                 payload,
                 reader.ts_ns,
                 truncated,
-                reader.pos,
+                reader.base or 0,  # reader.pos, without the property call
             )
             if target is not None:
                 target.response = response
@@ -562,16 +562,17 @@ class Body:
 
     def consume(self, buf: bytearray, limits: HttpLimits) -> tuple[int, bool]:
         """Take body bytes from the front of `buf`: (bytes used, body complete)."""
-        if self.framing is Framing.NONE:
-            return 0, True
-        if self.framing is Framing.CLOSE:
-            self._store(buf, 0, len(buf), limits)
-            return len(buf), False
-        if self.framing is Framing.LENGTH:
+        framing = self.framing
+        if framing is Framing.LENGTH:
             used = min(len(buf), self.remaining)
             self._store(buf, 0, used, limits)
             self.remaining -= used
             return used, self.remaining == 0
+        if framing is Framing.NONE:
+            return 0, True
+        if framing is Framing.CLOSE:
+            self._store(buf, 0, len(buf), limits)
+            return len(buf), False
         return self._consume_chunked(buf, limits)
 
     def skip(self, length: int) -> bool:
@@ -587,10 +588,12 @@ class Body:
         return False
 
     def _store(self, buf: bytearray, start: int, end: int, limits: HttpLimits) -> None:
-        room = max(0, limits.body_bytes - len(self.raw))
-        self.raw += buf[start : start + min(room, end - start)]
+        room = limits.body_bytes - len(self.raw)
+        if room > 0:
+            self.raw += buf[start : start + min(room, end - start)]
         self.seen += end - start
-        self.truncated = self.truncated or self.seen > limits.body_bytes
+        if self.seen > limits.body_bytes:
+            self.truncated = True
 
     def _consume_chunked(self, buf: bytearray, limits: HttpLimits) -> tuple[int, bool]:
         used = 0
@@ -752,11 +755,6 @@ def _start_line(line: str, is_request: bool) -> tuple[str, str, str]:
     return (match[1], match[2] or "", "")
 
 
-def _is_chunked(fields: dict[str, str]) -> bool:
-    codings = fields.get("transfer-encoding") or ""
-    return codings.lower().rsplit(",", 1)[-1].strip() == "chunked"
-
-
 def _content_length(fields: dict[str, str]) -> int:
     value = fields.get("content-length")
     if value is None:
@@ -769,16 +767,13 @@ def _content_length(fields: dict[str, str]) -> int:
     return int(values.pop())
 
 
-def _request_framing(fields: dict[str, str]) -> Framing:
-    if _is_chunked(fields):
+def _framing(fields: dict[str, str], unframed: Framing) -> Framing:
+    """How a body ends: chunked, by Content-Length, else `unframed` (NONE for a request,
+    CLOSE for a response)."""
+    codings = fields.get("transfer-encoding")
+    if codings and codings.lower().rsplit(",", 1)[-1].strip() == "chunked":
         return Framing.CHUNKED
-    return Framing.LENGTH if "content-length" in fields else Framing.NONE
-
-
-def _response_framing(fields: dict[str, str]) -> Framing:
-    if _is_chunked(fields):
-        return Framing.CHUNKED
-    return Framing.LENGTH if "content-length" in fields else Framing.CLOSE
+    return Framing.LENGTH if "content-length" in fields else unframed
 
 
 def _wants_upgrade(fields: dict[str, str]) -> bool:
