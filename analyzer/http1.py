@@ -192,6 +192,8 @@ class Http1Connection:
         if not data:
             return out
         if not reader.buf:
+            if reader.phase is _Phase.IDLE and self._whole_message(reader, ts_ns, data, out):
+                return out
             reader.first_ts = ts_ns
         reader.ts_ns = ts_ns
         reader.buf += data
@@ -328,6 +330,50 @@ class Http1Connection:
 
     # -- completing messages -------------------------------------------------------------
 
+    def _whole_message(self, reader: _Reader, ts_ns: int, data: bytes, out: list[HttpOut]) -> bool:
+        """The usual segment, exactly one message with a Content-Length (or no) body, parsed
+        without the buffer and body machinery. False, having changed nothing, for any other
+        bytes: the general state machine then reads them and reaches the same result."""
+        is_client = reader.direction is self._client
+        if reader.scan_from or not data.startswith(_USUAL_START[is_client]):
+            return False
+        found = _head_end(data, 0)
+        if found is None or found[1] > self._limits.header_bytes:
+            return False
+        try:
+            head = _parse_head(data[: found[0]], ts_ns, is_client)
+            framing = _framing(head.fields, Framing.NONE if is_client else Framing.CLOSE)
+            length = _content_length(head.fields)
+        except DecodeError:
+            return False
+        if (
+            framing is Framing.CHUNKED
+            or framing is Framing.CLOSE
+            or found[1] + length != len(data)
+            or length > self._limits.body_bytes
+            or "content-encoding" in head.fields
+        ):
+            return False
+        target = _Pending(head) if is_client else self._plain_response_target(head)
+        if target is None:
+            return False
+        if is_client:
+            self._pending.append(target)
+        reader.base = (reader.base or 0) + len(data)
+        reader.first_ts = reader.ts_ns = ts_ns
+        payload = data[found[1] :]
+        self._finish(reader, head, head.headers, head.fields, payload, False, target, out)
+        return True
+
+    def _plain_response_target(self, head: _Head) -> _Pending | None:
+        """The request a final response with an ordinary body answers; None otherwise."""
+        status = int(head.start[0])
+        target = self._unanswered()
+        if status < 200 or status in (204, 304) or target is None:
+            return None
+        method = target.head.start[0]
+        return None if method == "HEAD" or method == "CONNECT" else target
+
     def _complete(self, reader: _Reader, out: list[HttpOut], *, truncated: bool) -> None:
         head, body, target = reader.head, reader.body, reader.target
         reader.head, reader.body, reader.target = None, None, None
@@ -343,6 +389,20 @@ class Http1Connection:
             kept = self._limits.body_bytes
             self._diag(reader, "http-body-limit", f"body of {body.seen} bytes: kept {kept}", out)
         truncated = truncated or body.truncated
+        self._finish(reader, head, headers, fields, payload, truncated, target, out)
+
+    def _finish(
+        self,
+        reader: _Reader,
+        head: _Head,
+        headers: Headers,
+        fields: dict[str, str],
+        payload: bytes,
+        truncated: bool,
+        target: _Pending | None,
+        out: list[HttpOut],
+    ) -> None:
+        """File a complete message with its request, then emit the exchanges now ready."""
         is_client = reader.direction is self._client
         if is_client:
             request = self._request(head, payload, reader.ts_ns, truncated, headers)
@@ -688,7 +748,7 @@ def _check_start(prefix: bytes, is_client: bool) -> None:
         raise DecodeError(f"not an HTTP response: {prefix!r}")
 
 
-def _head_end(buf: bytearray, start: int) -> tuple[int, int] | None:
+def _head_end(buf: bytes | bytearray, start: int) -> tuple[int, int] | None:
     """(start, end) of the blank line closing a header block: what a search for
     `\\r?\\n\\r?\\n` from `start` finds, with two fast `find`s instead of the regex."""
     lf = buf.find(b"\n\n", start)
