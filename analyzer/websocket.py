@@ -154,6 +154,7 @@ class WsParser:
     ) -> None:
         self.conn = conn
         self.side = side
+        self._masked = side is Side.CLIENT  # client frames must be masked, server frames not
         self._deflate = deflate
         self._limits = limits or _DEFAULT_LIMITS
         self._buf = bytearray()
@@ -230,14 +231,18 @@ class WsParser:
                 self._message = None
             return True
         total = header.size + header.length
-        if len(self._buf) < total:
+        buf = self._buf
+        if len(buf) < total:
             return False
-        payload = bytes(self._buf[header.size : total])
-        self._consume(total)
-        self._check_mask(header, out)
-        if header.mask is not None:
-            payload = unmask(payload, header.mask)
-        if header.is_control:
+        payload = bytes(buf[header.size : total])
+        del buf[:total]
+        self._base = (self._base or 0) + total
+        mask = header.mask
+        if (mask is not None) is not self._masked or header.rsv & 3:  # skip the call if clean
+            self._check_mask(header, out)
+        if mask is not None:
+            payload = unmask(payload, mask)
+        if header.opcode >= 8:
             self._on_control(header, payload, out)
         else:
             self._on_data(header, payload, total, out)
