@@ -819,12 +819,17 @@ def _content_length(fields: dict[str, str]) -> int:
     value = fields.get("content-length")
     if value is None:
         return 0
-    if value.isdigit():  # the usual single plain number
+    if _is_number(value):  # the usual single plain number
         return int(value)
     values = {v.strip() for v in value.split(",")}
-    if len(values) != 1 or not next(iter(values)).isdigit():
+    if len(values) != 1 or not _is_number(next(iter(values))):
         raise DecodeError(f"bad Content-Length {value[:40]!r}")
     return int(values.pop())
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: `isdigit` alone accepts "²", which `int` then rejects."""
+    return text.isdigit() and text.isascii()
 
 
 def _framing(fields: dict[str, str], unframed: Framing) -> Framing:

@@ -81,7 +81,7 @@ def parse_deflate_params(extensions: str | None) -> DeflateParams | None:
 def _window_bits(value: str) -> int:
     if not value:
         return 15
-    if not value.isdigit() or not 8 <= int(value) <= 15:
+    if not (value.isdigit() and value.isascii()) or not 8 <= int(value) <= 15:  # not "²"
         raise DecodeError(f"bad max_window_bits {value[:10]!r}")
     return int(value)
 

@@ -393,3 +393,9 @@ def test_whole_message_fast_path_matches_the_state_machine(turns: list[tuple[boo
     with patch.object(Http1Connection, "_whole_message", return_value=False):
         general = _conversation(turns)
     assert fast == general
+
+
+def test_non_ascii_digit_content_length_is_garbage_not_a_crash() -> None:
+    conn = new_conn()
+    out = conn.feed(ORIG, 1, b"POST / HTTP/1.1\r\nContent-Length: \xb2\r\n\r\n", 0)
+    assert codes(out) == ["http-garbage"]
