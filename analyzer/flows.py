@@ -96,6 +96,11 @@ class _Flow:
     def side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self.client_dir else Side.SERVER
 
+    def ws_parser(self, direction: Direction) -> WsParser:
+        """The parser of `direction`'s frames (the connection was upgraded)."""
+        assert self.ws is not None
+        return self.ws[0] if direction is Direction.ORIGINATOR else self.ws[1]
+
     def endpoints(self) -> tuple[Endpoint, Endpoint]:
         """(client, server)."""
         pair = (self.opened.originator, self.opened.responder)
@@ -265,7 +270,7 @@ class FlowDecoder:
         if http is None:
             return
         if flow.ws is not None:
-            parser = flow.ws[0] if ev.direction is Direction.ORIGINATOR else flow.ws[1]
+            parser = flow.ws_parser(ev.direction)
             if isinstance(ev, StreamData):
                 self._collect(parser.feed(ev.ts_ns, ev.data, ev.offset), out)
             else:
@@ -297,8 +302,7 @@ class FlowDecoder:
             WsParser(conn, flow.side(Direction.RESPONDER), deflate=deflate, limits=limits),
         )
         for direction, ts_ns, offset, data in flow.http.take_upgraded_data():
-            parser = flow.ws[0] if direction is Direction.ORIGINATOR else flow.ws[1]
-            self._collect(parser.feed(ts_ns, data, offset), out)
+            self._collect(flow.ws_parser(direction).feed(ts_ns, data, offset), out)
 
     def _collect(self, items: list[HttpOut] | list[WsOut], out: list[TransportEvent]) -> None:
         for item in items:
@@ -345,21 +349,20 @@ class FlowDecoder:
         client, server = flow.endpoints()
         client_dir = flow.client_dir
         end = _MIRRORED_END.get(ev.end, ev.end) if client_dir is Direction.RESPONDER else ev.end
-        first_fin, first_rst = ev.first_fin, ev.first_rst
         return ConnectionEnded(
-            ev.conn,
-            client,
-            server,
-            ev.ts_ns,
-            end,
-            (Side.CLIENT if first_fin is client_dir else Side.SERVER) if first_fin else None,
-            (Side.CLIENT if first_rst is client_dir else Side.SERVER) if first_rst else None,
-            ev.fin_ts_ns,
-            ev.rst_ts_ns,
-            _by_side(client_dir, ev.last_payload_ns),
-            _by_side(client_dir, ev.retransmissions),
-            ev.gap_bytes,
-            flow.opened.direction_guessed,
+            conn=ev.conn,
+            client=client,
+            server=server,
+            ts_ns=ev.ts_ns,
+            end=end,
+            first_fin=flow.side(ev.first_fin) if ev.first_fin else None,
+            first_rst=flow.side(ev.first_rst) if ev.first_rst else None,
+            fin_ts_ns=ev.fin_ts_ns,
+            rst_ts_ns=ev.rst_ts_ns,
+            last_payload_ns=_by_side(client_dir, ev.last_payload_ns),
+            retransmissions=_by_side(client_dir, ev.retransmissions),
+            gaps=ev.gap_bytes,
+            direction_guessed=flow.opened.direction_guessed,
         )
 
     # -- diagnostics -----------------------------------------------------------------
