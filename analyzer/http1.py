@@ -72,7 +72,8 @@ class _Head(NamedTuple):
     ts_ns: int
     start: tuple[str, str, str]  # method, target, "" | status, reason, ""
     headers: Headers
-    fields: dict[str, str]  # lower-cased name -> first value, for `_FRAMING_FIELDS` only
+    fields: dict[str, str]  # lower-cased name -> first value, `_FRAMING_FIELDS` only; shared
+    # with other heads through the parse cache, so never mutated
 
 
 class _Phase(enum.Enum):
@@ -402,7 +403,7 @@ class Http1Connection:
         target: _Pending | None,
         out: list[HttpOut],
     ) -> None:
-        """File a complete message with its request, then emit the exchanges now ready."""
+        """Attach a complete message to its pending exchange, then emit what became ready."""
         is_client = reader.direction is self._client
         if is_client:
             request = self._request(head, payload, reader.ts_ns, truncated, headers)
