@@ -39,6 +39,7 @@ from analyzer.websocket import DeflateParams, WsLimits, WsOut, WsParser, parse_d
 
 _REQUEST_START = re.compile(rb"[A-Z][A-Z_-]{0,19} ")
 _MAYBE_REQUEST = re.compile(rb"[A-Z][A-Z_-]{0,19}")
+_USUAL_REQUESTS = (b"GET ", b"POST ")
 _HOLD_LIMIT = 64 * 1024  # bytes held while the first sender's bytes are ambiguous
 _TLS_RECORD_TYPES = frozenset(range(0x14, 0x18))  # change_cipher_spec .. application_data
 _MIRRORED_END = {
@@ -63,6 +64,8 @@ def classify_first_bytes(data: bytes) -> tuple[FlowKind, bool | None]:
 
     PENDING means the bytes so far fit more than one answer.
     """
+    if data.startswith(_USUAL_REQUESTS):  # decided at once, as _REQUEST_START would
+        return FlowKind.HTTP, True
     if len(data) >= 2 and data[0] in _TLS_RECORD_TYPES and data[1] == 3:
         return FlowKind.TLS, data[0] == 0x16
     if data.startswith(b"HTTP/"):
@@ -85,12 +88,18 @@ class _Flow:
     first_sender: Direction | None = None
     held: list[StreamData | StreamGap] = field(default_factory=list)
     http: Http1Connection | None = None
-    ws: dict[Direction, WsParser] = field(default_factory=dict)
+    ws: tuple[WsParser, WsParser] | None = None  # (originator's, responder's) after a 101
     last_ts: int = 0
     tls: TlsDecryptor | None = None  # only with a key log
+    wanted: bool = True  # its TCP facts are reported: undecided, HTTP or decrypted TLS
 
     def side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self.client_dir else Side.SERVER
+
+    def ws_parser(self, direction: Direction) -> WsParser:
+        """The parser of `direction`'s frames (the connection was upgraded)."""
+        assert self.ws is not None
+        return self.ws[0] if direction is Direction.ORIGINATOR else self.ws[1]
 
     def endpoints(self) -> tuple[Endpoint, Endpoint]:
         """(client, server)."""
@@ -127,18 +136,23 @@ class FlowDecoder:
         if flow is None:
             self._unknown(ev.conn)
             return out
-        flow.last_ts = max(flow.last_ts, ev.ts_ns)
-        match ev:
-            case StreamData() | StreamGap():
-                self._on_stream(flow, ev, out)
-            case Acked() if self._wanted(flow):
+        if ev.ts_ns > flow.last_ts:
+            flow.last_ts = ev.ts_ns
+        # The most frequent events first; isinstance chains beat `match` here.
+        if isinstance(ev, StreamData):
+            self._on_stream(flow, ev, out)
+        elif isinstance(ev, Acked):
+            if flow.wanted:
                 offset = flow.tls.plain_offset(ev.direction, ev.offset) if flow.tls else ev.offset
-                out.append(DataAcked(ev.conn, flow.side(ev.direction), ev.ts_ns, offset))
-            case Retransmitted() if self._wanted(flow):
-                side = flow.side(ev.direction)
-                out.append(Retransmission(ev.conn, side, ev.ts_ns, ev.offset, ev.length))
-            case ConnectionClosed():
-                self._on_closed(flow, ev, out)
+                side = Side.CLIENT if ev.direction is flow.client_dir else Side.SERVER
+                out.append(DataAcked(ev.conn, side, ev.ts_ns, offset))
+        elif isinstance(ev, ConnectionClosed):
+            self._on_closed(flow, ev, out)
+        elif isinstance(ev, StreamGap):
+            self._on_stream(flow, ev, out)
+        elif isinstance(ev, Retransmitted) and flow.wanted:
+            side = flow.side(ev.direction)
+            out.append(Retransmission(ev.conn, side, ev.ts_ns, ev.offset, ev.length))
         return out
 
     def finish(self) -> list[TransportEvent]:
@@ -155,24 +169,31 @@ class FlowDecoder:
 
     # -- stream data -----------------------------------------------------------------
 
-    @staticmethod
-    def _wanted(flow: _Flow) -> bool:
-        return flow.kind in (FlowKind.PENDING, FlowKind.HTTP) or flow.tls is not None
-
     def _on_stream(
         self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]
     ) -> None:
-        if flow.kind is FlowKind.PENDING:
-            flow.held.append(ev)
-            held_bytes = sum(len(e.data) for e in flow.held if isinstance(e, StreamData))
-            self._classify(flow, final=held_bytes > _HOLD_LIMIT)
-            if flow.kind is FlowKind.PENDING:
-                return
-            held, flow.held = flow.held, []
-            for item in held:
-                self._route(flow, item, out)
-        else:
+        if flow.kind is FlowKind.HTTP:  # the usual case, without _route's checks
+            self._route_plain(flow, ev, out)
+            return
+        if flow.kind is not FlowKind.PENDING:
             self._route(flow, ev, out)
+            return
+        if not flow.held and isinstance(ev, StreamData) and ev.data:
+            # The usual first segment decides alone: nothing held to join.
+            kind, sender_is_client = classify_first_bytes(ev.data[:64])
+            if kind is not FlowKind.PENDING or len(ev.data) > _HOLD_LIMIT:
+                flow.first_sender = ev.direction
+                self._decide(flow, kind, sender_is_client, ev.data)
+                self._route(flow, ev, out)
+                return
+        flow.held.append(ev)
+        held_bytes = sum(len(e.data) for e in flow.held if isinstance(e, StreamData))
+        self._classify(flow, final=held_bytes > _HOLD_LIMIT)
+        if flow.kind is FlowKind.PENDING:
+            return
+        held, flow.held = flow.held, []
+        for item in held:
+            self._route(flow, item, out)
 
     def _classify(self, flow: _Flow, *, final: bool) -> None:
         if flow.first_sender is None:
@@ -187,6 +208,15 @@ class FlowDecoder:
         kind, sender_is_client = classify_first_bytes(data[:64])
         if kind is FlowKind.PENDING and not final:
             return
+        self._decide(flow, kind, sender_is_client, data)
+        flow.held = flow.held if flow.http is not None else []
+
+    def _decide(
+        self, flow: _Flow, kind: FlowKind, sender_is_client: bool | None, data: bytes
+    ) -> None:
+        """Settle what `flow` carries from its first sender's bytes `data`."""
+        assert flow.first_sender is not None
+        sender = flow.first_sender
         flow.kind = FlowKind.OTHER if kind is FlowKind.PENDING else kind
         if sender_is_client is not None:
             flow.client_dir = sender if sender_is_client else sender.other
@@ -200,13 +230,13 @@ class FlowDecoder:
                 client=flow.client_dir,
                 limits=self._http_limits,
             )
+        flow.wanted = flow.http is not None
         if flow.kind is FlowKind.TLS:
             self.tls_connections += 1
             self.tls_endpoints.append(flow.endpoints())
         elif flow.kind is not FlowKind.HTTP:
             self.other_connections += 1
             self._diag(flow, "flow-not-http", f"first bytes {data[:16]!r} are not HTTP or TLS")
-        flow.held = flow.held if flow.http is not None else []
 
     def _route(self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]) -> None:
         if flow.tls is not None:
@@ -236,21 +266,25 @@ class FlowDecoder:
     def _route_plain(
         self, flow: _Flow, ev: StreamData | StreamGap, out: list[TransportEvent]
     ) -> None:
-        if flow.http is None:
+        http = flow.http
+        if http is None:
             return
-        if flow.ws:
-            parser = flow.ws[ev.direction]
+        if flow.ws is not None:
+            parser = flow.ws_parser(ev.direction)
             if isinstance(ev, StreamData):
                 self._collect(parser.feed(ev.ts_ns, ev.data, ev.offset), out)
             else:
                 self._collect(parser.gap(ev.ts_ns, ev.offset, ev.length), out)
             return
         if isinstance(ev, StreamData):
-            results = flow.http.feed(ev.direction, ev.ts_ns, ev.data, ev.offset)
+            results = http.feed(ev.direction, ev.ts_ns, ev.data, ev.offset)
         else:
-            results = flow.http.gap(ev.direction, ev.ts_ns, ev.offset, ev.length)
+            results = http.gap(ev.direction, ev.ts_ns, ev.offset, ev.length)
         for item in results:
-            self._collect([item], out)
+            if isinstance(item, Diagnostic):
+                self.diagnostics.append(item)
+                continue
+            out.append(item)
             if isinstance(item, WsOpened):
                 self._open_websocket(flow, item, out)
 
@@ -262,12 +296,13 @@ class FlowDecoder:
         except DecodeError as err:
             self._diag(flow, "ws-bad-extensions", f"{err.message}; assuming defaults")
             deflate = DeflateParams()
-        for direction in Direction:
-            flow.ws[direction] = WsParser(
-                flow.opened.conn, flow.side(direction), deflate=deflate, limits=self._ws_limits
-            )
+        conn, limits = flow.opened.conn, self._ws_limits
+        flow.ws = (
+            WsParser(conn, flow.side(Direction.ORIGINATOR), deflate=deflate, limits=limits),
+            WsParser(conn, flow.side(Direction.RESPONDER), deflate=deflate, limits=limits),
+        )
         for direction, ts_ns, offset, data in flow.http.take_upgraded_data():
-            self._collect(flow.ws[direction].feed(ts_ns, data, offset), out)
+            self._collect(flow.ws_parser(direction).feed(ts_ns, data, offset), out)
 
     def _collect(self, items: list[HttpOut] | list[WsOut], out: list[TransportEvent]) -> None:
         for item in items:
@@ -284,14 +319,15 @@ class FlowDecoder:
             held, flow.held = flow.held, []
             for item in held:
                 self._route(flow, item, out)
-        server_dir = flow.client_dir.other
-        for parser in flow.ws.values():
-            self._collect(parser.finish(), out)
-        if flow.http is not None and not flow.ws:
+        if flow.ws is not None:
+            for parser in flow.ws:
+                self._collect(parser.finish(), out)
+        elif flow.http is not None and not flow.http.settled:
+            server_dir = flow.client_dir.other
             server_closed = ev.first_fin is server_dir or ev.end is TcpEnd.CLEAN_CLOSE
             abort = self._abort_kind(flow, ev)
             self._collect(flow.http.finish(ev.ts_ns, abort, server_closed=server_closed), out)
-        if self._wanted(flow):
+        if flow.wanted:
             out.append(self._ended(flow, ev))
         del self._flows[ev.conn]
 
@@ -311,8 +347,8 @@ class FlowDecoder:
     @staticmethod
     def _ended(flow: _Flow, ev: ConnectionClosed) -> ConnectionEnded:
         client, server = flow.endpoints()
-        swapped = flow.client_dir is Direction.RESPONDER
-        end = _MIRRORED_END.get(ev.end, ev.end) if swapped else ev.end
+        client_dir = flow.client_dir
+        end = _MIRRORED_END.get(ev.end, ev.end) if client_dir is Direction.RESPONDER else ev.end
         return ConnectionEnded(
             conn=ev.conn,
             client=client,
@@ -323,8 +359,8 @@ class FlowDecoder:
             first_rst=flow.side(ev.first_rst) if ev.first_rst else None,
             fin_ts_ns=ev.fin_ts_ns,
             rst_ts_ns=ev.rst_ts_ns,
-            last_payload_ns={flow.side(d): ts for d, ts in ev.last_payload_ns.items()},
-            retransmissions={flow.side(d): n for d, n in ev.retransmissions.items()},
+            last_payload_ns=_by_side(client_dir, ev.last_payload_ns),
+            retransmissions=_by_side(client_dir, ev.retransmissions),
             gaps=ev.gap_bytes,
             direction_guessed=flow.opened.direction_guessed,
         )
@@ -347,3 +383,11 @@ class FlowDecoder:
         self.diagnostics.append(
             Diagnostic(code, Severity.INFO, f"conn {flow.opened.conn}", message)
         )
+
+
+def _by_side(client_dir: Direction, per_direction: dict[Direction, int]) -> dict[Side, int]:
+    """Re-key a per-direction count or time by side, keeping its order."""
+    return {
+        (Side.CLIENT if d is client_dir else Side.SERVER): value
+        for d, value in per_direction.items()
+    }

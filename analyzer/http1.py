@@ -13,7 +13,9 @@ import enum
 import re
 import zlib
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from analyzer.core import Diagnostic, Endpoint, Severity
 from analyzer.errors import DecodeError
@@ -31,7 +33,6 @@ from analyzer.transport import (
 HttpOut = HttpExchange | WsOpened | Diagnostic
 UpgradedData = tuple[Direction, int, int, bytes]  # direction, ts_ns, stream offset, bytes
 
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _REQUEST_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP/1\.\d")
 _STATUS_LINE = re.compile(r"HTTP/1\.\d (\d{3})(?: (.*))?")
@@ -43,6 +44,19 @@ _RESYNC_TAIL = 16
 _TOKEN_BYTES = frozenset(
     b"!#$%&'*+-.^_`|~0123456789" + bytes(range(65, 91)) + bytes(range(97, 123))
 )
+_USUAL_START: dict[bool, tuple[bytes, ...]] = {  # starts that surely pass _check_start
+    True: (b"GET ", b"POST "),
+    False: (b"HTTP/",),
+}
+_FRAMING_FIELDS = frozenset(
+    ("content-length", "transfer-encoding", "content-encoding", "upgrade")
+)  # the headers this parser looks up itself, indexed once per head
+_CR_LF = b"\r\n"
+# Header lines repeat from message to message (same client, same server): their parse
+# is remembered, keyed by the text after the start line.
+_HEAD_CACHE_SIZE = 1024
+_HEAD_CACHE_TEXT = 4096  # longer header sections are not remembered
+_head_lines: dict[str, tuple[Headers, dict[str, str]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +68,12 @@ class HttpLimits:
     inflate_bytes: int = 64 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class _Head:
+class _Head(NamedTuple):
     ts_ns: int
     start: tuple[str, str, str]  # method, target, "" | status, reason, ""
     headers: Headers
+    fields: dict[str, str]  # lower-cased name -> first value, `_FRAMING_FIELDS` only; shared
+    # with other heads through the parse cache, so never mutated
 
 
 class _Phase(enum.Enum):
@@ -69,6 +84,9 @@ class _Phase(enum.Enum):
     DEAD = "dead"
 
 
+_DEFAULT_LIMITS = HttpLimits()
+
+
 @dataclass(slots=True)
 class _Pending:
     """A request in the FIFO, waiting for its own completion and for its response."""
@@ -77,10 +95,6 @@ class _Pending:
     request: HttpRequest | None = None
     response: HttpResponse | None = None
     lost: bool = False  # its response disappeared in a capture gap
-
-    @property
-    def ready(self) -> bool:
-        return self.request is not None and (self.response is not None or self.lost)
 
 
 @dataclass(slots=True)
@@ -128,10 +142,12 @@ class Http1Connection:
         limits: HttpLimits | None = None,
     ) -> None:
         self.conn = conn
-        self._endpoints = {Direction.ORIGINATOR: originator, Direction.RESPONDER: responder}
+        self._originator, self._responder = originator, responder
         self._client = client
-        self._limits = limits or HttpLimits()
-        self._readers = {d: _Reader(d) for d in Direction}
+        self._limits = limits or _DEFAULT_LIMITS
+        self._orig = _Reader(Direction.ORIGINATOR)
+        self._resp = _Reader(Direction.RESPONDER)
+        self._readers = (self._orig, self._resp)  # the order both are driven in
         self._pending: deque[_Pending] = deque()
         self._upgraded = False
         self._upgraded_data: list[UpgradedData] = []
@@ -146,6 +162,12 @@ class Http1Connection:
     def upgraded(self) -> bool:
         return self._upgraded
 
+    @property
+    def settled(self) -> bool:
+        """Nothing pending or half read: `finish()` would have nothing to report."""
+        orig, resp = self._orig, self._resp
+        return not (self._pending or orig.head or orig.buf or resp.head or resp.buf)
+
     def take_upgraded_data(self) -> list[UpgradedData]:
         """Bytes that followed the websocket handshake, for the WebSocket layer."""
         data, self._upgraded_data = self._upgraded_data, []
@@ -159,14 +181,20 @@ class Http1Connection:
             return out
         if self._client is None and data:
             self._client = direction.other if data.startswith(b"HTTP/") else direction
-        reader = self._readers[direction]
-        reader.base = offset if reader.base is None else reader.base
-        if offset > reader.end:
-            self._gap(reader, ts_ns, reader.end, offset - reader.end, out)
-        data = data[max(0, reader.end - offset) :]
+        reader = self._orig if direction is Direction.ORIGINATOR else self._resp
+        if reader.base is None:
+            reader.base = offset
+        end = reader.base + len(reader.buf)
+        if offset > end:
+            self._gap(reader, ts_ns, end, offset - end, out)
+            end = reader.pos + len(reader.buf)
+        if end > offset:
+            data = data[end - offset :]
         if not data:
             return out
         if not reader.buf:
+            if reader.phase is _Phase.IDLE and self._whole_message(reader, ts_ns, data, out):
+                return out
             reader.first_ts = ts_ns
         reader.ts_ns = ts_ns
         reader.buf += data
@@ -176,7 +204,7 @@ class Http1Connection:
     def gap(self, direction: Direction, ts_ns: int, offset: int, length: int) -> list[HttpOut]:
         """Bytes missing from the capture: skip them in a body, else resynchronise."""
         out: list[HttpOut] = []
-        reader = self._readers[direction]
+        reader = self._reader(direction)
         if not self._upgraded and length > 0:
             reader.base = offset if reader.base is None else reader.base
             self._gap(reader, ts_ns, offset, length, out)
@@ -189,11 +217,13 @@ class Http1Connection:
         if self._upgraded or self._client is None:
             return out
         self._abort = abort
-        server = self._readers[self._client.other]
+        if self.settled:
+            return out  # everything was answered: the usual end of a connection
+        server, client = self._reader(self._client.other), self._reader(self._client)
         if server.phase is _Phase.BODY and server.body and server.body.framing is Framing.CLOSE:
             self._complete(server, out, truncated=not server_closed)
         self._abandon(server, out, truncated=True)
-        self._abandon(self._readers[self._client], out, truncated=True)
+        self._abandon(client, out, truncated=True)
         while self._pending:
             pending = self._pending.popleft()
             request = pending.request or self._request(pending.head, b"", ts_ns, True)
@@ -203,12 +233,20 @@ class Http1Connection:
 
     # -- driving the readers -------------------------------------------------------------
 
+    def _reader(self, direction: Direction) -> _Reader:
+        return self._orig if direction is Direction.ORIGINATOR else self._resp
+
     def _run(self, out: list[HttpOut]) -> None:
         progress = True
         while progress and not self._upgraded:
             progress = False
-            for reader in self._readers.values():
-                while not self._upgraded and self._step(reader, out):
+            for reader in self._readers:
+                # An empty reader outside a body has nothing to parse: skip the call.
+                while (
+                    not self._upgraded
+                    and (reader.buf or reader.phase is _Phase.BODY)
+                    and self._step(reader, out)
+                ):
                     progress = True
 
     def _step(self, reader: _Reader, out: list[HttpOut]) -> bool:
@@ -228,30 +266,34 @@ class Http1Connection:
 
     def _read_head(self, reader: _Reader, out: list[HttpOut]) -> bool:
         buf = reader.buf
-        blank = len(buf) - len(buf.lstrip(b"\r\n"))
-        if blank:
-            reader.consume(blank)
         if not buf:
-            return blank > 0
-        _check_start(bytes(buf[:8]), self._is_client(reader))
-        match = _HEAD_END.search(buf, max(0, reader.scan_from - 3))
+            return False
+        if buf[0] in _CR_LF:
+            reader.consume(len(buf) - len(buf.lstrip(b"\r\n")))
+            if not buf:
+                return True
+        is_client = reader.direction is self._client
+        if not buf.startswith(_USUAL_START[is_client]):
+            _check_start(bytes(buf[:8]), is_client)
+        found = _head_end(buf, max(0, reader.scan_from - 3))
         limit = self._limits.header_bytes
-        if match is None or match.end() > limit:
-            if len(buf) > limit or match is not None:
+        if found is None or found[1] > limit:
+            if len(buf) > limit or found is not None:
                 self._stop(reader, "http-header-too-large", f"header block over {limit}", out)
             reader.scan_from = len(buf)
             return False
-        head = _parse_head(bytes(buf[: match.start()]), reader.first_ts, self._is_client(reader))
-        reader.consume(match.end())
-        reader.scan_from = 0
-        if self._is_client(reader):
+        head = _parse_head(bytes(buf[: found[0]]), reader.first_ts, is_client)
+        reader.consume(found[1])
+        if is_client:
             self._start_request(reader, head)
         else:
             self._start_response(reader, head, out)
+        if reader.phase is _Phase.BODY:  # read the body now, not on another trip through _step
+            self._read_body(reader, out)
         return True
 
     def _start_request(self, reader: _Reader, head: _Head) -> None:
-        body = Body(_request_framing(head.headers), _content_length(head.headers))
+        body = Body(_framing(head.fields, Framing.NONE), _content_length(head.fields))
         pending = _Pending(head)
         self._pending.append(pending)
         reader.head, reader.target, reader.body = head, pending, body
@@ -261,16 +303,23 @@ class Http1Connection:
         status = int(head.start[0])
         if 100 <= status < 200 and status != 101:
             return  # interim response (100 Continue, 103 Early Hints)
-        target = next((p for p in self._pending if p.response is None and not p.lost), None)
+        target = self._unanswered()
         if target is None:
             self._diag(reader, "http-unsolicited-response", "response without a request", out)
         method = target.head.start[0] if target else "GET"
         no_body = method == "HEAD" or status in (101, 204, 304)
         no_body = no_body or (method == "CONNECT" and 200 <= status < 300)
-        framing = Framing.NONE if no_body else _response_framing(head.headers)
+        framing = Framing.NONE if no_body else _framing(head.fields, Framing.CLOSE)
         reader.head, reader.target = head, target
-        reader.body = Body(framing, _content_length(head.headers) if not no_body else 0)
+        reader.body = Body(framing, _content_length(head.fields) if not no_body else 0)
         reader.phase = _Phase.BODY
+
+    def _unanswered(self) -> _Pending | None:
+        """The oldest request still waiting for its response."""
+        for pending in self._pending:
+            if pending.response is None and not pending.lost:
+                return pending
+        return None
 
     def _read_body(self, reader: _Reader, out: list[HttpOut]) -> bool:
         assert reader.body is not None
@@ -282,23 +331,85 @@ class Http1Connection:
 
     # -- completing messages -------------------------------------------------------------
 
+    def _whole_message(self, reader: _Reader, ts_ns: int, data: bytes, out: list[HttpOut]) -> bool:
+        """The usual segment, exactly one message with a Content-Length (or no) body, parsed
+        without the buffer and body machinery. False, having changed nothing, for any other
+        bytes: the general state machine then reads them and reaches the same result."""
+        is_client = reader.direction is self._client
+        if reader.scan_from or not data.startswith(_USUAL_START[is_client]):
+            return False
+        found = _head_end(data, 0)
+        if found is None or found[1] > self._limits.header_bytes:
+            return False
+        try:
+            head = _parse_head(data[: found[0]], ts_ns, is_client)
+            framing = _framing(head.fields, Framing.NONE if is_client else Framing.CLOSE)
+            length = _content_length(head.fields)
+        except DecodeError:
+            return False
+        if (
+            framing is Framing.CHUNKED
+            or framing is Framing.CLOSE
+            or found[1] + length != len(data)
+            or length > self._limits.body_bytes
+            or "content-encoding" in head.fields
+        ):
+            return False
+        target = _Pending(head) if is_client else self._plain_response_target(head)
+        if target is None:
+            return False
+        if is_client:
+            self._pending.append(target)
+        reader.base = (reader.base or 0) + len(data)
+        reader.first_ts = reader.ts_ns = ts_ns
+        payload = data[found[1] :]
+        self._finish(reader, head, head.headers, head.fields, payload, False, target, out)
+        return True
+
+    def _plain_response_target(self, head: _Head) -> _Pending | None:
+        """The request a final response with an ordinary body answers; None otherwise."""
+        status = int(head.start[0])
+        target = self._unanswered()
+        if status < 200 or status in (204, 304) or target is None:
+            return None
+        method = target.head.start[0]
+        return None if method == "HEAD" or method == "CONNECT" else target
+
     def _complete(self, reader: _Reader, out: list[HttpOut], *, truncated: bool) -> None:
         head, body, target = reader.head, reader.body, reader.target
         reader.head, reader.body, reader.target = None, None, None
         reader.phase = _Phase.IDLE if reader.phase is not _Phase.DEAD else _Phase.DEAD
         if head is None or body is None:
             return
-        headers = head.headers + tuple(body.trailers)
-        payload = self._decoded(reader, headers, body, out)
+        headers, fields = head.headers, head.fields
+        if body.trailers:
+            headers += tuple(body.trailers)
+            fields = _index(headers)
+        payload = self._decoded(reader, fields, body, out)
         if body.seen > self._limits.body_bytes:
             kept = self._limits.body_bytes
             self._diag(reader, "http-body-limit", f"body of {body.seen} bytes: kept {kept}", out)
         truncated = truncated or body.truncated
-        if self._is_client(reader):
+        self._finish(reader, head, headers, fields, payload, truncated, target, out)
+
+    def _finish(
+        self,
+        reader: _Reader,
+        head: _Head,
+        headers: Headers,
+        fields: dict[str, str],
+        payload: bytes,
+        truncated: bool,
+        target: _Pending | None,
+        out: list[HttpOut],
+    ) -> None:
+        """Attach a complete message to its pending exchange, then emit what became ready."""
+        is_client = reader.direction is self._client
+        if is_client:
             request = self._request(head, payload, reader.ts_ns, truncated, headers)
             if target is not None:
                 target.request = request
-                if target.response is None and _wants_upgrade(headers):
+                if target.response is None and _wants_upgrade(fields):
                     reader.phase = _Phase.PAUSED
         else:
             response = HttpResponse(
@@ -309,28 +420,31 @@ class Http1Connection:
                 payload,
                 reader.ts_ns,
                 truncated,
-                reader.pos,
+                reader.base or 0,  # reader.pos, without the property call
             )
             if target is not None:
                 target.response = response
         self._emit_ready(out)
-        if not self._is_client(reader) and head.start[0] != "101":
+        if not is_client and head.start[0] != "101":
             self._resume_client(reader, out)
 
     def _resume_client(self, server: _Reader, out: list[HttpOut]) -> None:
         """A refused upgrade: the client's following bytes are HTTP again, parse them first."""
-        client = self._readers[server.direction.other]
+        client = self._orig if server is self._resp else self._resp
         if client.phase is _Phase.PAUSED:
             client.phase = _Phase.IDLE
             while self._step(client, out):
                 pass
 
-    def _decoded(self, reader: _Reader, headers: Headers, body: Body, out: list[HttpOut]) -> bytes:
+    def _decoded(
+        self, reader: _Reader, fields: dict[str, str], body: Body, out: list[HttpOut]
+    ) -> bytes:
         raw = bytes(body.raw)
+        codings = fields.get("content-encoding")
+        if codings is None:
+            return raw  # nothing to undo
         try:
-            decoded, cut = decode_content(
-                raw, header(headers, "content-encoding"), self._limits.inflate_bytes
-            )
+            decoded, cut = decode_content(raw, codings, self._limits.inflate_bytes)
         except DecodeError as err:
             self._diag(reader, "http-content-decoding", err.message, out)
             return raw
@@ -349,10 +463,13 @@ class Http1Connection:
         )
 
     def _emit_ready(self, out: list[HttpOut]) -> None:
-        while self._pending and self._pending[0].ready and not self._upgraded:
-            pending = self._pending.popleft()
+        queue = self._pending
+        while queue and not self._upgraded:
+            pending = queue[0]
             request, response = pending.request, pending.response
-            assert request is not None
+            if request is None or (response is None and not pending.lost):
+                return
+            queue.popleft()
             if response is not None and response.status == 101:
                 self._switch(request, response, out)
                 return
@@ -361,9 +478,9 @@ class Http1Connection:
             out.append(self._exchange(request, response, self._abort if cut else None, error))
 
     def _switch(self, request: HttpRequest, response: HttpResponse, out: list[HttpOut]) -> None:
-        if not _wants_upgrade(request.headers):
+        if not _wants_upgrade(_index(request.headers)):
             out.append(self._exchange(request, response, None))
-            for reader in self._readers.values():
+            for reader in self._readers:
                 self._stop(reader, "http-unknown-upgrade", "101 to a non-websocket upgrade", out)
             return
         client, server = self._sides()
@@ -379,7 +496,7 @@ class Http1Connection:
             )
         )
         self._upgraded = True
-        for reader in self._readers.values():
+        for reader in self._readers:
             if reader.buf:
                 chunk = (reader.direction, reader.ts_ns, reader.pos, bytes(reader.buf))
                 self._upgraded_data.append(chunk)
@@ -396,8 +513,9 @@ class Http1Connection:
         return HttpExchange(self.conn, client, server, request, response, abort, error)
 
     def _sides(self) -> tuple[Endpoint, Endpoint]:
-        client = self._client or Direction.ORIGINATOR
-        return self._endpoints[client], self._endpoints[client.other]
+        if self._client is Direction.RESPONDER:
+            return self._responder, self._originator
+        return self._originator, self._responder
 
     # -- gaps, garbage, resynchronisation ------------------------------------------------
 
@@ -424,7 +542,7 @@ class Http1Connection:
             self._complete(reader, out, truncated=truncated)
         elif reader.buf.strip(b"\r\n") and reader.phase is _Phase.IDLE:
             if not self._is_client(reader) and self._abort is None:
-                target = next((p for p in self._pending if p.response is None and not p.lost), None)
+                target = self._unanswered()
                 if target is not None:
                     target.lost = True
                     self._emit_ready(out)
@@ -505,16 +623,17 @@ class Body:
 
     def consume(self, buf: bytearray, limits: HttpLimits) -> tuple[int, bool]:
         """Take body bytes from the front of `buf`: (bytes used, body complete)."""
-        if self.framing is Framing.NONE:
-            return 0, True
-        if self.framing is Framing.CLOSE:
-            self._store(buf, 0, len(buf), limits)
-            return len(buf), False
-        if self.framing is Framing.LENGTH:
+        framing = self.framing
+        if framing is Framing.LENGTH:
             used = min(len(buf), self.remaining)
             self._store(buf, 0, used, limits)
             self.remaining -= used
             return used, self.remaining == 0
+        if framing is Framing.NONE:
+            return 0, True
+        if framing is Framing.CLOSE:
+            self._store(buf, 0, len(buf), limits)
+            return len(buf), False
         return self._consume_chunked(buf, limits)
 
     def skip(self, length: int) -> bool:
@@ -530,10 +649,12 @@ class Body:
         return False
 
     def _store(self, buf: bytearray, start: int, end: int, limits: HttpLimits) -> None:
-        room = max(0, limits.body_bytes - len(self.raw))
-        self.raw += buf[start : start + min(room, end - start)]
+        room = limits.body_bytes - len(self.raw)
+        if room > 0:
+            self.raw += buf[start : start + min(room, end - start)]
         self.seen += end - start
-        self.truncated = self.truncated or self.seen > limits.body_bytes
+        if self.seen > limits.body_bytes:
+            self.truncated = True
 
     def _consume_chunked(self, buf: bytearray, limits: HttpLimits) -> tuple[int, bool]:
         used = 0
@@ -628,20 +749,40 @@ def _check_start(prefix: bytes, is_client: bool) -> None:
         raise DecodeError(f"not an HTTP response: {prefix!r}")
 
 
-def _parse_head(block: bytes, ts_ns: int, is_request: bool) -> _Head:
-    lines = [line.rstrip("\r") for line in block.decode("latin-1").split("\n")]
-    if is_request:
-        match = _REQUEST_LINE.fullmatch(lines[0])
-        if match is None:
-            raise DecodeError(f"bad request line {lines[0][:80]!r}")
-        start = (match[1], match[2], "")
+def _head_end(buf: bytes | bytearray, start: int) -> tuple[int, int] | None:
+    """(start, end) of the blank line closing a header block: what a search for
+    `\\r?\\n\\r?\\n` from `start` finds, with two fast `find`s instead of the regex."""
+    lf = buf.find(b"\n\n", start)
+    crlf = buf.find(b"\n\r\n", start)
+    if lf < 0 and crlf < 0:
+        return None
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        newline, end = lf, lf + 2
     else:
-        match = _STATUS_LINE.fullmatch(lines[0])
-        if match is None:
-            raise DecodeError(f"bad status line {lines[0][:80]!r}")
-        start = (match[1], match[2] or "", "")
+        newline, end = crlf, crlf + 3
+    return (newline - 1 if newline > start and buf[newline - 1] == 13 else newline), end
+
+
+def _parse_head(block: bytes, ts_ns: int, is_request: bool) -> _Head:
+    first, newline, rest = block.decode("latin-1").partition("\n")
+    start = _start_line(first.rstrip("\r"), is_request)
+    if not newline:
+        return _Head(ts_ns, start, (), {})
+    parsed = _head_lines.get(rest)
+    if parsed is None:
+        parsed = _parse_fields(rest)
+        if len(rest) <= _HEAD_CACHE_TEXT:
+            if len(_head_lines) >= _HEAD_CACHE_SIZE:
+                _head_lines.clear()
+            _head_lines[rest] = parsed
+    return _Head(ts_ns, start, *parsed)
+
+
+def _parse_fields(text: str) -> tuple[Headers, dict[str, str]]:
+    """The header lines after a start line: (headers, their framing fields)."""
     headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
         if line[:1] in (" ", "\t") and headers:
             name, value = headers[-1]
             headers[-1] = (name, f"{value} {line.strip()}".strip())
@@ -650,35 +791,56 @@ def _parse_head(block: bytes, ts_ns: int, is_request: bool) -> _Head:
         if not sep or not _TOKEN.fullmatch(name):
             raise DecodeError(f"bad header line {line[:80]!r}")
         headers.append((name, value.strip(" \t")))
-    return _Head(ts_ns, start, tuple(headers))
+    return tuple(headers), _index(headers)
 
 
-def _is_chunked(headers: Headers) -> bool:
-    codings = header(headers, "transfer-encoding") or ""
-    return codings.lower().rsplit(",", 1)[-1].strip() == "chunked"
+def _index(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lower-cased name -> first value, for the headers in `_FRAMING_FIELDS`."""
+    fields: dict[str, str] = {}
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _FRAMING_FIELDS and lower not in fields:
+            fields[lower] = value
+    return fields
 
 
-def _content_length(headers: Headers) -> int:
-    value = header(headers, "content-length")
+def _start_line(line: str, is_request: bool) -> tuple[str, str, str]:
+    if is_request:
+        match = _REQUEST_LINE.fullmatch(line)
+        if match is None:
+            raise DecodeError(f"bad request line {line[:80]!r}")
+        return (match[1], match[2], "")
+    match = _STATUS_LINE.fullmatch(line)
+    if match is None:
+        raise DecodeError(f"bad status line {line[:80]!r}")
+    return (match[1], match[2] or "", "")
+
+
+def _content_length(fields: dict[str, str]) -> int:
+    value = fields.get("content-length")
     if value is None:
         return 0
+    if _is_number(value):  # the usual single plain number
+        return int(value)
     values = {v.strip() for v in value.split(",")}
-    if len(values) != 1 or not next(iter(values)).isdigit():
+    if len(values) != 1 or not _is_number(next(iter(values))):
         raise DecodeError(f"bad Content-Length {value[:40]!r}")
     return int(values.pop())
 
 
-def _request_framing(headers: Headers) -> Framing:
-    if _is_chunked(headers):
+def _is_number(text: str) -> bool:
+    """ASCII digits only: `isdigit` alone accepts "²", which `int` then rejects."""
+    return text.isdigit() and text.isascii()
+
+
+def _framing(fields: dict[str, str], unframed: Framing) -> Framing:
+    """How a body ends: chunked, by Content-Length, else `unframed` (NONE for a request,
+    CLOSE for a response)."""
+    codings = fields.get("transfer-encoding")
+    if codings and codings.lower().rsplit(",", 1)[-1].strip() == "chunked":
         return Framing.CHUNKED
-    return Framing.LENGTH if header(headers, "content-length") is not None else Framing.NONE
+    return Framing.LENGTH if "content-length" in fields else unframed
 
 
-def _response_framing(headers: Headers) -> Framing:
-    if _is_chunked(headers):
-        return Framing.CHUNKED
-    return Framing.LENGTH if header(headers, "content-length") is not None else Framing.CLOSE
-
-
-def _wants_upgrade(headers: Headers) -> bool:
-    return "websocket" in (header(headers, "upgrade") or "").lower()
+def _wants_upgrade(fields: dict[str, str]) -> bool:
+    return "websocket" in (fields.get("upgrade") or "").lower()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from analyzer.core import Diagnostic, Severity, Side
 from analyzer.errors import DecodeError
@@ -20,6 +21,7 @@ _DEFLATE_TAIL = b"\x00\x00\xff\xff"
 _WINDOW = 1 << 15  # deflate's largest back-reference distance
 _CONTROL_MAX = 125
 _KNOWN_OPCODES = frozenset(int(op) for op in WsOpcode)
+_OPCODES = {int(op): op for op in WsOpcode}  # cheaper than calling WsOpcode(n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,9 @@ class WsLimits:
     frame_bytes: int = 64 << 20
     message_bytes: int = 64 << 20
     inflate_bytes: int = 64 << 20
+
+
+_DEFAULT_LIMITS = WsLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +81,12 @@ def parse_deflate_params(extensions: str | None) -> DeflateParams | None:
 def _window_bits(value: str) -> int:
     if not value:
         return 15
-    if not value.isdigit() or not 8 <= int(value) <= 15:
+    if not (value.isdigit() and value.isascii()) or not 8 <= int(value) <= 15:  # not "²"
         raise DecodeError(f"bad max_window_bits {value[:10]!r}")
     return int(value)
 
 
-@dataclass(frozen=True, slots=True)
-class _FrameHeader:
+class _FrameHeader(NamedTuple):  # a tuple: one is built per frame
     fin: bool
     rsv: int  # the three RSV bits, RSV1 = 4
     opcode: int
@@ -150,8 +154,9 @@ class WsParser:
     ) -> None:
         self.conn = conn
         self.side = side
+        self._masked = side is Side.CLIENT  # client frames must be masked, server frames not
         self._deflate = deflate
-        self._limits = limits or WsLimits()
+        self._limits = limits or _DEFAULT_LIMITS
         self._buf = bytearray()
         self._base: int | None = None  # stream offset of _buf[0]
         self._ts_ns = 0
@@ -175,7 +180,7 @@ class WsParser:
         self._ts_ns = ts_ns
         self._buf += data
         try:
-            while not self._dead and self._step(out):
+            while self._buf and not self._dead and self._step(out):
                 pass
         except DecodeError as err:
             self._stop("ws-protocol-error", err.message, out)
@@ -226,14 +231,18 @@ class WsParser:
                 self._message = None
             return True
         total = header.size + header.length
-        if len(self._buf) < total:
+        buf = self._buf
+        if len(buf) < total:
             return False
-        payload = bytes(self._buf[header.size : total])
-        self._consume(total)
-        self._check_mask(header, out)
-        if header.mask is not None:
-            payload = unmask(payload, header.mask)
-        if header.is_control:
+        payload = bytes(buf[header.size : total])
+        del buf[:total]
+        self._base = (self._base or 0) + total
+        mask = header.mask
+        if (mask is not None) is not self._masked or header.rsv & 3:  # skip the call if clean
+            self._check_mask(header, out)
+        if mask is not None:
+            payload = unmask(payload, mask)
+        if header.opcode >= 8:
             self._on_control(header, payload, out)
         else:
             self._on_data(header, payload, total, out)
@@ -264,6 +273,16 @@ class WsParser:
         out.append(WsClose(self.conn, self.side, self._ts_ns, code, reason, self._base or 0))
 
     def _on_data(self, header: _FrameHeader, payload: bytes, wire: int, out: list[WsOut]) -> None:
+        if header.fin and header.opcode and self._message is None:
+            # A whole message in one frame, the usual case: no fragments to gather.
+            compressed = bool(header.rsv & 4)
+            if compressed and self._deflate is None:
+                self._warn_once("ws-unexpected-rsv1", "RSV1 without negotiated deflate", out)
+            if len(payload) > self._limits.message_bytes:
+                self._diag("ws-message-too-large", f"message over {len(payload)} bytes", out)
+            else:
+                self._deliver(_OPCODES[header.opcode], compressed, payload, wire, out)
+            return
         if header.opcode == WsOpcode.CONTINUATION:
             if self._message is None:
                 self._diag("ws-orphan-continuation", "continuation without a message", out)
@@ -276,7 +295,7 @@ class WsParser:
             compressed = bool(header.rsv & 4)
             if compressed and self._deflate is None:
                 self._warn_once("ws-unexpected-rsv1", "RSV1 without negotiated deflate", out)
-            self._message = _Message(WsOpcode(header.opcode), compressed)
+            self._message = _Message(_OPCODES[header.opcode], compressed)
         message = self._message
         message.size += len(payload)
         message.wire_len += wire
@@ -289,16 +308,18 @@ class WsParser:
         if header.fin:
             self._message = None
             if not message.oversized:
-                self._deliver(message, out)
+                payload = b"".join(message.parts)
+                self._deliver(message.opcode, message.compressed, payload, message.wire_len, out)
 
-    def _deliver(self, message: _Message, out: list[WsOut]) -> None:
-        payload = b"".join(message.parts)
-        if message.compressed:
+    def _deliver(
+        self, opcode: WsOpcode, compressed: bool, payload: bytes, wire_len: int, out: list[WsOut]
+    ) -> None:
+        if compressed:
             inflated = self._inflate(payload, out)
             if inflated is None:
                 return
             payload = inflated
-        if message.opcode is WsOpcode.TEXT:
+        if opcode is WsOpcode.TEXT:
             try:
                 payload.decode("utf-8")
             except UnicodeDecodeError:
@@ -310,10 +331,10 @@ class WsParser:
                 self.conn,
                 self.side,
                 self._ts_ns,
-                message.opcode,
+                opcode,
                 payload,
-                message.compressed,
-                message.wire_len,
+                compressed,
+                wire_len,
                 self._base or 0,
             )
         )

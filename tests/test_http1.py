@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import zlib
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -351,3 +352,50 @@ def test_resync_at_stream_position_right_after_gap() -> None:
     out += conn.feed(ORIG, 3, b"T /b HTTP/1.1\r\n\r\n", 31)
     out += conn.feed(RESP, 4, response(b"b"), 0)
     assert [x.request.target for x in exchanges(out)] == ["/b"]
+
+
+CLIENT_MESSAGES = [
+    b"GET /poll HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"POST /send HTTP/1.1\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+    b"HEAD /h HTTP/1.1\r\n\r\n",
+    b"POST /zero HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    b"GET /bad HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+    UPGRADE_REQ,
+]
+SERVER_MESSAGES = [
+    response(b"ok"),
+    response(b""),
+    response(b"abc", "Content-Encoding: identity"),
+    b"HTTP/1.1 204 No Content\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nxyz",
+    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno",
+]
+
+
+def _conversation(turns: list[tuple[bool, int]]) -> list[HttpOut]:
+    conn = Http1Connection(7, CLIENT_EP, SERVER_EP, client=ORIG, limits=HttpLimits(body_bytes=4))
+    offsets = {ORIG: 0, RESP: 0}
+    out: list[HttpOut] = []
+    for ts, (from_client, index) in enumerate(turns):
+        direction = ORIG if from_client else RESP
+        pool = CLIENT_MESSAGES if from_client else SERVER_MESSAGES
+        message = pool[index % len(pool)]
+        out += conn.feed(direction, ts, message, offsets[direction])
+        offsets[direction] += len(message)
+    return out + conn.finish(len(turns), AbortKind.CAPTURE_ENDED)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 20)), max_size=10))
+def test_whole_message_fast_path_matches_the_state_machine(turns: list[tuple[bool, int]]) -> None:
+    fast = _conversation(turns)
+    with patch.object(Http1Connection, "_whole_message", return_value=False):
+        general = _conversation(turns)
+    assert fast == general
+
+
+def test_non_ascii_digit_content_length_is_garbage_not_a_crash() -> None:
+    conn = new_conn()
+    out = conn.feed(ORIG, 1, b"POST / HTTP/1.1\r\nContent-Length: \xb2\r\n\r\n", 0)
+    assert codes(out) == ["http-garbage"]

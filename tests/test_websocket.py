@@ -194,6 +194,8 @@ def test_parse_deflate_params() -> None:
     assert parse_deflate_params("permessage-deflate") == DeflateParams()
     with pytest.raises(DecodeError):
         parse_deflate_params("permessage-deflate; server_max_window_bits=99")
+    with pytest.raises(DecodeError):  # a digit to isdigit(), not to int()
+        parse_deflate_params("permessage-deflate; server_max_window_bits=\u00b2")
 
 
 def test_compressed_messages_keep_context_across_messages() -> None:
