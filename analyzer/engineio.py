@@ -87,8 +87,8 @@ def parse_query(target: str) -> EioQuery:
         if rest.startswith("?"):
             rest = "/" + rest
     path, _, query = rest.partition("?")
-    params = tuple(parse_qsl(query, keep_blank_values=True))
-    first = {key: value for key, value in reversed(params)}
+    params = _query_params(query)
+    first = dict(reversed(params))
     eio_text = first.get("EIO")
     valid_eio = eio_text is not None and eio_text.isascii() and eio_text.isdigit()
     eio = int(eio_text) if valid_eio and eio_text is not None and len(eio_text) < 4 else None
@@ -103,6 +103,14 @@ def parse_query(target: str) -> EioQuery:
     )
 
 
+def _query_params(query: str) -> tuple[tuple[str, str], ...]:
+    """`parse_qsl(query, keep_blank_values=True)`; without `%` or `+` nothing needs
+    unquoting, so a plain split gives the same pairs at a fraction of the cost."""
+    if "%" in query or "+" in query:
+        return tuple(parse_qsl(query, keep_blank_values=True))
+    return tuple(field.partition("=")[::2] for field in query.split("&") if field)
+
+
 def is_engineio_request(query: EioQuery) -> bool:
     """Engine.IO requests carry `EIO` or a known `transport`; the path may be custom."""
     return query.eio is not None or query.transport in KNOWN_TRANSPORTS
@@ -111,10 +119,15 @@ def is_engineio_request(query: EioQuery) -> bool:
 # ---------------------------------------------------------------------------- packets
 
 
+_TYPE_BY_CHAR = {str(int(kind)): kind for kind in EioPacketType}  # no enum call per packet
+_TYPE_BY_BYTE = tuple(EioPacketType)
+
+
 def _packet_type(char: str) -> EioPacketType:
-    if len(char) == 1 and "0" <= char <= "6":
-        return EioPacketType(int(char))
-    raise DecodeError(f"unknown Engine.IO packet type {char!r}")
+    kind = _TYPE_BY_CHAR.get(char)
+    if kind is None:
+        raise DecodeError(f"unknown Engine.IO packet type {char!r}")
+    return kind
 
 
 def _b64decode(text: str) -> bytes:
@@ -147,7 +160,7 @@ def decode_ws_message(payload: bytes, binary: bool, eio: int) -> EioPacket:
             raise DecodeError("empty binary Engine.IO v3 frame")
         if payload[0] > 6:
             raise DecodeError(f"unknown Engine.IO packet type byte {payload[0]}")
-        return EioPacket(EioPacketType(payload[0]), payload[1:], True)
+        return EioPacket(_TYPE_BY_BYTE[payload[0]], payload[1:], True)
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -146,4 +146,5 @@ class BuilderCore:
         self.diagnostics.append(Diagnostic(code, Severity.WARNING, where, message))
 
     def _advance(self, ts_ns: int) -> None:
-        self._now = max(self._now, ts_ns)
+        if ts_ns > self._now:
+            self._now = ts_ns
