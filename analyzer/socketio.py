@@ -131,9 +131,16 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads with any keyword argument builds a new decoder on every call.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _read_payload(body: str, ptype: SioPacketType, protocol: int) -> object:
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        if body.startswith("\ufeff"):  # json.loads refuses a BOM; let it word the error
+            data = json.loads(body, parse_constant=_reject_constant)
+        else:
+            data = _JSON_DECODER.decode(body)
     except RecursionError:
         raise DecodeError("payload JSON is nested too deeply") from None
     except ValueError as exc:

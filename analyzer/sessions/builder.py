@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from analyzer.core import NS_PER_S, Side
-from analyzer.model import ConnFacts, Layer, Session
+from analyzer.model import Layer, Session
 from analyzer.sessions.core import MAX_RETRANSMIT_NOTES, SWEEP_EVERY_NS
 from analyzer.sessions.packets import note_acked
 from analyzer.sessions.polling import PollingHandling
+from analyzer.sessions.records import make_conn_facts
 from analyzer.sessions.state import SessionState
 from analyzer.sessions.websocket import WebSocketHandling
 from analyzer.transport import (
@@ -67,7 +68,7 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
         cstate = state.conns.get(ev.conn)
         transport = cstate.transport if cstate else "polling"
         if cstate is not None:  # the facts of a connection past the per-session cap are dropped
-            cstate.facts = ConnFacts(
+            cstate.facts = make_conn_facts(
                 ev.conn,
                 transport,
                 cstate.opened_ns,

@@ -13,6 +13,7 @@ from analyzer.core import Side
 from analyzer.engineio import EioPacket, EioPacketType
 from analyzer.errors import SioscopeError
 from analyzer.model import EngineClose, Heartbeat, Layer
+from analyzer.sessions.records import make_heartbeat
 from analyzer.sessions.state import PendingPing, SessionState, SocketState
 from analyzer.socketio import (
     SioPacket,
@@ -42,10 +43,13 @@ def apply_eio(
     transport: str,
 ) -> list[str]:
     """Apply one Engine.IO packet; returns problems worth a diagnostic."""
-    state.touch(ts_ns)
+    if ts_ns > state.last_seen_ns:  # state.touch, inlined: this runs for every packet
+        state.last_seen_ns = ts_ns
     kind = packet.type
-    if kind is EioPacketType.PING or kind is EioPacketType.PONG:
-        _heartbeat(state, side, ts_ns, packet, conn, end_offset, transport)
+    if kind is EioPacketType.PING:
+        _ping(state, side, ts_ns, packet, conn, end_offset, transport)
+    elif kind is EioPacketType.PONG:
+        _pong(state, side, ts_ns, packet, conn, transport)
     elif kind is EioPacketType.MESSAGE:
         return _message(state, side, ts_ns, packet, conn)
     elif kind is EioPacketType.CLOSE:
@@ -65,7 +69,19 @@ def apply_eio(
     return []
 
 
-def _heartbeat(
+_HEARTBEAT_TEXTS: dict[tuple[str, str], str] = {}
+
+
+def _over(what: str, transport: str) -> str:
+    """`<what> over <transport>`: one shared string per pair, not one per heartbeat."""
+    key = (what, transport)
+    text = _HEARTBEAT_TEXTS.get(key)
+    if text is None:
+        text = _HEARTBEAT_TEXTS[key] = f"{what} over {transport}"
+    return text
+
+
+def _ping(
     state: SessionState,
     side: Side,
     ts_ns: int,
@@ -74,26 +90,39 @@ def _heartbeat(
     end_offset: int,
     transport: str,
 ) -> None:
-    data = packet.data if isinstance(packet.data, str) else ""
-    name = "ping" if packet.type is EioPacketType.PING else "pong"
-    if data == "probe":
-        state.note(ts_ns, side, Layer.EIO, f"probe-{name}", f"{name} probe over {transport}", conn)
+    if packet.data == "probe":
+        state.note(ts_ns, side, Layer.EIO, "probe-ping", _over("ping probe", transport), conn)
         return
-    if packet.type is EioPacketType.PING:
-        if len(state.pending_pings) >= MAX_PENDING_PINGS:
-            old = state.pending_pings.pop(0)
-            state.heartbeats.append(Heartbeat(old.pinger, old.ts_ns, None, old.acked_ns))
-        state.pending_pings.append(PendingPing(side, ts_ns, conn, end_offset))
-        state.note(ts_ns, side, Layer.EIO, "ping", f"ping (2) over {transport}", conn)
+    pending = state.pending_pings
+    if len(pending) >= MAX_PENDING_PINGS:
+        old = pending.pop(0)
+        state.heartbeats.append(Heartbeat(old.pinger, old.ts_ns, None, old.acked_ns))
+    pending.append(PendingPing(side, ts_ns, conn, end_offset))
+    state.note(ts_ns, side, Layer.EIO, "ping", _over("ping (2)", transport), conn)
+
+
+def _pong(
+    state: SessionState,
+    side: Side,
+    ts_ns: int,
+    packet: EioPacket,
+    conn: int | None,
+    transport: str,
+) -> None:
+    if packet.data == "probe":
+        state.note(ts_ns, side, Layer.EIO, "probe-pong", _over("pong probe", transport), conn)
         return
-    pending = [p for p in state.pending_pings if p.pinger is side.other]
-    if not pending:
+    # A pong answers the oldest unanswered ping of the other side; older ones stay unanswered.
+    pinger = Side.SERVER if side is Side.CLIENT else Side.CLIENT
+    pending = state.pending_pings
+    for ping in pending:
+        if ping.pinger is pinger:
+            break
+    else:
         state.note(ts_ns, side, Layer.EIO, "pong", "pong (3) without a ping", conn)
         return
-    # A pong answers the oldest unanswered ping; older ones stay unanswered.
-    ping = pending[0]
-    state.pending_pings.remove(ping)
-    state.heartbeats.append(Heartbeat(ping.pinger, ping.ts_ns, ts_ns, ping.acked_ns))
+    pending.remove(ping)
+    state.heartbeats.append(make_heartbeat(pinger, ping.ts_ns, ts_ns, ping.acked_ns))
     rtt_ms = (ts_ns - ping.ts_ns) / 1e6
     state.note(ts_ns, side, Layer.EIO, "pong", f"pong (3) after {rtt_ms:.1f} ms", conn)
 
