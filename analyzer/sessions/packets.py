@@ -46,11 +46,11 @@ def apply_eio(
     if ts_ns > state.last_seen_ns:  # state.touch, inlined: this runs for every packet
         state.last_seen_ns = ts_ns
     kind = packet.type
-    if kind is EioPacketType.PING:
+    if kind is _PING:
         _ping(state, side, ts_ns, packet, conn, end_offset, transport)
-    elif kind is EioPacketType.PONG:
+    elif kind is _PONG:
         _pong(state, side, ts_ns, packet, conn, transport)
-    elif kind is EioPacketType.MESSAGE:
+    elif kind is _MESSAGE:
         return _message(state, side, ts_ns, packet, conn)
     elif kind is EioPacketType.CLOSE:
         state.add_close(EngineClose(side, ts_ns, "eio-close-packet", conn=conn), end_offset)
@@ -69,16 +69,16 @@ def apply_eio(
     return []
 
 
-_HEARTBEAT_TEXTS: dict[tuple[str, str], str] = {}
+# Bound once: an enum member looked up through its class (metaclass lookup) costs more
+# than the comparison it serves, and these run for every packet.
+_PING, _PONG, _MESSAGE = EioPacketType.PING, EioPacketType.PONG, EioPacketType.MESSAGE
+_CLIENT, _SERVER, _EIO = Side.CLIENT, Side.SERVER, Layer.EIO
 
-
-def _over(what: str, transport: str) -> str:
-    """`<what> over <transport>`: one shared string per pair, not one per heartbeat."""
-    key = (what, transport)
-    text = _HEARTBEAT_TEXTS.get(key)
-    if text is None:
-        text = _HEARTBEAT_TEXTS[key] = f"{what} over {transport}"
-    return text
+# Heartbeat texts shared by every session, not one string per heartbeat.
+_TRANSPORTS = ("polling", "websocket")
+_PING_OVER = {t: f"ping (2) over {t}" for t in _TRANSPORTS}
+_PING_PROBE_OVER = {t: f"ping probe over {t}" for t in _TRANSPORTS}
+_PONG_PROBE_OVER = {t: f"pong probe over {t}" for t in _TRANSPORTS}
 
 
 def _ping(
@@ -91,14 +91,16 @@ def _ping(
     transport: str,
 ) -> None:
     if packet.data == "probe":
-        state.note(ts_ns, side, Layer.EIO, "probe-ping", _over("ping probe", transport), conn)
+        text = _PING_PROBE_OVER.get(transport) or f"ping probe over {transport}"
+        state.note(ts_ns, side, _EIO, "probe-ping", text, conn)
         return
     pending = state.pending_pings
     if len(pending) >= MAX_PENDING_PINGS:
         old = pending.pop(0)
         state.heartbeats.append(Heartbeat(old.pinger, old.ts_ns, None, old.acked_ns))
     pending.append(PendingPing(side, ts_ns, conn, end_offset))
-    state.note(ts_ns, side, Layer.EIO, "ping", _over("ping (2)", transport), conn)
+    text = _PING_OVER.get(transport) or f"ping (2) over {transport}"
+    state.note(ts_ns, side, _EIO, "ping", text, conn)
 
 
 def _pong(
@@ -110,21 +112,22 @@ def _pong(
     transport: str,
 ) -> None:
     if packet.data == "probe":
-        state.note(ts_ns, side, Layer.EIO, "probe-pong", _over("pong probe", transport), conn)
+        text = _PONG_PROBE_OVER.get(transport) or f"pong probe over {transport}"
+        state.note(ts_ns, side, _EIO, "probe-pong", text, conn)
         return
     # A pong answers the oldest unanswered ping of the other side; older ones stay unanswered.
-    pinger = Side.SERVER if side is Side.CLIENT else Side.CLIENT
+    pinger = _SERVER if side is _CLIENT else _CLIENT
     pending = state.pending_pings
     for ping in pending:
         if ping.pinger is pinger:
             break
     else:
-        state.note(ts_ns, side, Layer.EIO, "pong", "pong (3) without a ping", conn)
+        state.note(ts_ns, side, _EIO, "pong", "pong (3) without a ping", conn)
         return
     pending.remove(ping)
     state.heartbeats.append(make_heartbeat(pinger, ping.ts_ns, ts_ns, ping.acked_ns))
     rtt_ms = (ts_ns - ping.ts_ns) / 1e6
-    state.note(ts_ns, side, Layer.EIO, "pong", f"pong (3) after {rtt_ms:.1f} ms", conn)
+    state.note(ts_ns, side, _EIO, "pong", f"pong (3) after {rtt_ms:.1f} ms", conn)
 
 
 def note_acked(state: SessionState, conn: int, sender: Side, ts_ns: int, offset: int) -> None:

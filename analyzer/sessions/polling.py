@@ -21,6 +21,9 @@ from analyzer.transport import (
     header,
 )
 
+# Bound once: enum lookups through the class are slow, and these run for every request.
+_CLIENT, _SERVER, _HTTP = Side.CLIENT, Side.SERVER, Layer.HTTP
+
 
 class PollingHandling(BuilderCore):
     """Applies polling exchanges to sessions, tied by the sid in the URL, never by port."""
@@ -139,15 +142,13 @@ class PollingHandling(BuilderCore):
         state.touch(req.ts_ns)
         eio = state.eio or query.eio or 4
         if req.method == "POST":
-            state.note(
-                req.ts_ns, Side.CLIENT, Layer.HTTP, "post", f"POST {len(req.body)} bytes", ex.conn
-            )
+            state.note(req.ts_ns, _CLIENT, _HTTP, "post", f"POST {len(req.body)} bytes", ex.conn)
             decoded = decode_polling_body(req.body, eio, header(req.headers, "content-type"))
             if resp is not None and resp.status >= 400:
                 self._refused_post(state, ex, decoded.packets)
             else:
                 for packet in decoded.packets:
-                    self._apply(state, Side.CLIENT, req.end_ns, packet, ex.conn, -1, "polling")
+                    self._apply(state, _CLIENT, req.end_ns, packet, ex.conn, -1, "polling")
             if decoded.error:
                 self._malformed_payload(state, Side.CLIENT, req.end_ns, decoded.error, ex.conn)
         failure = self._failure(ex, query)
@@ -158,7 +159,7 @@ class PollingHandling(BuilderCore):
             decoded = decode_polling_body(resp.body, eio, header(resp.headers, "content-type"))
             for packet in decoded.packets:
                 self._apply(
-                    state, Side.SERVER, resp.end_ns, packet, ex.conn, resp.end_offset, "polling"
+                    state, _SERVER, resp.end_ns, packet, ex.conn, resp.end_offset, "polling"
                 )
             if decoded.error:
                 self._malformed_payload(state, Side.SERVER, resp.end_ns, decoded.error, ex.conn)

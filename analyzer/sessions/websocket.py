@@ -22,6 +22,8 @@ from analyzer.transport import (
     header,
 )
 
+_BINARY = WsOpcode.BINARY  # bound once: enum lookups through the class are slow per message
+
 
 class WebSocketHandling(BuilderCore):
     """Applies websocket opens, messages and close frames to sessions."""
@@ -63,7 +65,7 @@ class WebSocketHandling(BuilderCore):
         if state is None:
             return
         try:
-            packet = decode_ws_message(ev.payload, ev.opcode is WsOpcode.BINARY, state.eio or 4)
+            packet = decode_ws_message(ev.payload, ev.opcode is _BINARY, state.eio or 4)
         except SioscopeError as exc:
             self._malformed_payload(state, ev.side, ev.ts_ns, str(exc), ev.conn)
             return
