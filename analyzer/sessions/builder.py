@@ -47,6 +47,8 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
         handler = _HANDLERS.get(kind) or _handler_of_subclass(event)
         if handler is not None:
             handler(self, event)
+        if self._now < self._next_sweep:  # _sweep's own test, spared a call per event
+            return []
         return self._sweep()
 
     def finish(self, end_ns: int | None) -> list[Session]:
