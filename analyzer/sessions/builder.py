@@ -66,7 +66,8 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
     def _conn_ended(self, ev: ConnectionEnded) -> None:
         self._advance(ev.ts_ns)
         self._ws_pending.pop(ev.conn, None)
-        state = self._state_of_conn(ev.conn)
+        sid = self._conn_sid.get(ev.conn)  # _state_of_conn, inlined: one end per connection
+        state = self._sessions.get(sid) if sid is not None else None
         if state is None:
             return
         end = ev.end
@@ -82,7 +83,7 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
                 end._value_,
                 ev.first_fin,
                 ev.first_rst,
-                dict(ev.retransmissions),
+                self._shared_counts(ev.retransmissions),
                 ev.fin_ts_ns,
                 ev.rst_ts_ns,
             )
@@ -103,6 +104,15 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
                 ev.conn,
             )
         del self._conn_sid[ev.conn]
+
+    def _shared_counts(self, counts: dict[Side, int]) -> dict[Side, int]:
+        """A copy of per-side counts, shared by every connection with the same counts:
+        records never change them, and thousands of connections have a handful of them."""
+        key = tuple((side._name_, n) for side, n in counts.items())
+        shared = self._counts.get(key)
+        if shared is None:
+            shared = self._counts[key] = dict(counts)
+        return shared
 
     def _acked(self, ev: DataAcked) -> None:
         sid = self._conn_sid.get(ev.conn)

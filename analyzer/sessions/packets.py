@@ -8,6 +8,7 @@ namespace sockets.
 from __future__ import annotations
 
 import json
+import sys
 
 from analyzer.core import Side
 from analyzer.engineio import EioPacket, EioPacketType
@@ -127,7 +128,8 @@ def _pong(
     pending.remove(ping)
     state.heartbeats.append(make_heartbeat(pinger, ping.ts_ns, ts_ns, ping.acked_ns))
     rtt_ms = (ts_ns - ping.ts_ns) / 1e6
-    state.note(ts_ns, side, _EIO, "pong", f"pong (3) after {rtt_ms:.1f} ms", conn)
+    # Interned: sessions repeat the same few round trips, so they share the text.
+    state.note(ts_ns, side, _EIO, "pong", sys.intern(f"pong (3) after {rtt_ms:.1f} ms"), conn)
 
 
 def note_acked(state: SessionState, conn: int, sender: Side, ts_ns: int, offset: int) -> None:
