@@ -34,6 +34,7 @@ class SioPacketType(enum.IntEnum):
 
 
 BINARY_TYPES = (SioPacketType.BINARY_EVENT, SioPacketType.BINARY_ACK)
+_TYPE_BY_CHAR = {str(int(kind)): kind for kind in SioPacketType}  # no enum call per packet
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +67,9 @@ def decode_sio(
         raise DecodeError(f"packet of {len(text)} chars exceeds the {max_length} limit")
     if not text:
         raise DecodeError("empty Socket.IO packet")
-    if not ("0" <= text[0] <= "6"):
+    ptype = _TYPE_BY_CHAR.get(text[0])
+    if ptype is None:
         raise DecodeError(f"unknown Socket.IO packet type {text[0]!r}")
-    ptype = SioPacketType(int(text[0]))
     pos = 1
     attachments = 0
     if ptype in BINARY_TYPES:
@@ -130,9 +131,16 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads with any keyword argument builds a new decoder on every call.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _read_payload(body: str, ptype: SioPacketType, protocol: int) -> object:
     try:
-        data = json.loads(body, parse_constant=_reject_constant)
+        if body.startswith("\ufeff"):  # json.loads refuses a BOM; let it word the error
+            data = json.loads(body, parse_constant=_reject_constant)
+        else:
+            data = _JSON_DECODER.decode(body)
     except RecursionError:
         raise DecodeError("payload JSON is nested too deeply") from None
     except ValueError as exc:

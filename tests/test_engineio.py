@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import given, settings
@@ -323,3 +324,19 @@ def test_other_parsers_raise_only_sioscope_errors(s: str, status: int, body: byt
     parse_error_response(status, body, s)
     with contextlib.suppress(SioscopeError):
         parse_handshake(text(T.OPEN, s))
+
+
+@given(st.text(alphabet="ab=&%+2x#?/;é", max_size=16))
+def test_query_params_match_parse_qsl(query: str) -> None:
+    """The fast split gives exactly what urllib gives, with or without escapes."""
+    assert parse_query("/socket.io/?" + query.replace("#", "")).params == tuple(
+        parse_qsl(query.replace("#", ""), keep_blank_values=True)
+    )
+
+
+def test_packet_types_by_char_and_byte() -> None:
+    assert decode_ws_message(b"6", False, 4) == text(T.NOOP)
+    assert decode_ws_message(b"\x03probe", True, 3) == binary(T.PONG, b"probe")
+    for bad in (b"7", b"", b"x"):
+        with pytest.raises(DecodeError):
+            decode_ws_message(bad, False, 4)

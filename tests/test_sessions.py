@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 from analyzer.core import NS_PER_S, Endpoint, Side
+from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
 from analyzer.sessions import SessionBuilder
+from analyzer.sessions.records import make_conn_facts, make_heartbeat, make_timeline_event
 from analyzer.transport import (
     AbortKind,
     ConnectionEnded,
@@ -185,3 +187,19 @@ def test_websocket_only_session_and_binary_event() -> None:
     (session,) = run(events)
     assert session.transports == ("websocket",)
     assert any(e.kind == "binary-event" for e in session.timeline)
+
+
+def test_slot_constructors_build_the_same_records() -> None:
+    """The builder's cheap constructors make records equal to the dataclasses' own."""
+    cases = [
+        (make_timeline_event, TimelineEvent, (1, Side.CLIENT, Layer.EIO, "ping", "t", 3, "d")),
+        (make_heartbeat, Heartbeat, (Side.SERVER, 1, None, 2)),
+        (make_conn_facts, ConnFacts, (4, "polling", 1, 2, "x", "SF", None, None, {}, 1, None)),
+    ]
+    for make, cls, args in cases:
+        made, built = make(*args), cls(*args)
+        assert type(made) is cls
+        assert made == built
+        assert repr(made) == repr(built)
+        if cls is not ConnFacts:  # its dict field makes it unhashable
+            assert hash(made) == hash(built)

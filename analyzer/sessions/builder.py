@@ -8,11 +8,15 @@ the number of open sessions.
 
 from __future__ import annotations
 
-from analyzer.core import NS_PER_S
-from analyzer.model import ConnFacts, Layer, Session
+from collections.abc import Callable
+from typing import Any
+
+from analyzer.core import NS_PER_S, Side
+from analyzer.model import Layer, Session
 from analyzer.sessions.core import MAX_RETRANSMIT_NOTES, SWEEP_EVERY_NS
 from analyzer.sessions.packets import note_acked
 from analyzer.sessions.polling import PollingHandling
+from analyzer.sessions.records import make_conn_facts
 from analyzer.sessions.state import SessionState
 from analyzer.sessions.websocket import WebSocketHandling
 from analyzer.transport import (
@@ -20,6 +24,7 @@ from analyzer.transport import (
     DataAcked,
     HttpExchange,
     Retransmission,
+    TcpEnd,
     TransportEvent,
     WsClose,
     WsControl,
@@ -27,28 +32,23 @@ from analyzer.transport import (
     WsOpened,
 )
 
+# Bound once: enum lookups through the class are slow, and these run for every connection.
+_TCP, _OPEN_AT_END = Layer.TCP, TcpEnd.OPEN_AT_END
+
 
 class SessionBuilder(PollingHandling, WebSocketHandling):
     """Feed transport events in capture order; collect finished `Session` records."""
 
     def feed(self, event: TransportEvent) -> list[Session]:
-        match event:
-            case HttpExchange():
-                self._exchange(event)
-            case WsOpened():
-                self._ws_opened(event)
-            case WsMessage():
-                self._ws_message(event)
-            case WsClose():
-                self._ws_close(event)
-            case WsControl():
-                self._ws_control(event)
-            case ConnectionEnded():
-                self._conn_ended(event)
-            case DataAcked():
-                self._acked(event)
-            case Retransmission():
-                self._retransmission(event)
+        kind = type(event)
+        if kind is DataAcked:  # half of all events; they never move the clock, so no sweep
+            self._acked(event)  # type: ignore[arg-type]
+            return []
+        handler = _HANDLERS.get(kind) or _handler_of_subclass(event)
+        if handler is not None:
+            handler(self, event)
+        if self._now < self._next_sweep:  # _sweep's own test, spared a call per event
+            return []
         return self._sweep()
 
     def finish(self, end_ns: int | None) -> list[Session]:
@@ -66,40 +66,33 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
     def _conn_ended(self, ev: ConnectionEnded) -> None:
         self._advance(ev.ts_ns)
         self._ws_pending.pop(ev.conn, None)
-        state = self._state_of_conn(ev.conn)
+        sid = self._conn_sid.get(ev.conn)  # _state_of_conn, inlined: one end per connection
+        state = self._sessions.get(sid) if sid is not None else None
         if state is None:
             return
+        end = ev.end
         cstate = state.conns.get(ev.conn)
         transport = cstate.transport if cstate else "polling"
-        facts = ConnFacts(
-            ev.conn,
-            transport,
-            cstate.opened_ns if cstate else ev.ts_ns,
-            ev.ts_ns,
-            ev.end.name,
-            ev.end.conn_state,
-            ev.first_fin,
-            ev.first_rst,
-            dict(ev.retransmissions),
-            ev.fin_ts_ns,
-            ev.rst_ts_ns,
-        )
-        if cstate is not None:
-            cstate.facts = facts
+        if cstate is not None:  # the facts of a connection past the per-session cap are dropped
+            cstate.facts = make_conn_facts(
+                ev.conn,
+                transport,
+                cstate.opened_ns,
+                ev.ts_ns,
+                end._name_,  # plain attributes: `.name`/`.value` are slow enum properties
+                end._value_,
+                ev.first_fin,
+                ev.first_rst,
+                self._shared_counts(ev.retransmissions),
+                ev.fin_ts_ns,
+                ev.rst_ts_ns,
+            )
         who = ev.first_rst or ev.first_fin
-        by = f" first by {who.value}" if who else ""
-        state.note(
-            ev.ts_ns,
-            who,
-            Layer.TCP,
-            "tcp-end",
-            f"TCP {transport} connection ended: {ev.end.name} ({ev.end.conn_state}){by}",
-            ev.conn,
-        )
-        if ev.end.name == "OPEN_AT_END":
+        state.note(ev.ts_ns, who, _TCP, "tcp-end", _end_text(transport, end, who), ev.conn)
+        if end is _OPEN_AT_END:
             return
         if self._carries_session(state, ev.conn):
-            state.mark_closed(ev.ts_ns, f"websocket TCP connection ended ({ev.end.name})")
+            state.mark_closed(ev.ts_ns, f"websocket TCP connection ended ({end.name})")
         elif state.ws_conn == ev.conn and state.upgraded_ns is None:
             state.upgrade_failed = True
             state.note(
@@ -112,8 +105,18 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
             )
         del self._conn_sid[ev.conn]
 
+    def _shared_counts(self, counts: dict[Side, int]) -> dict[Side, int]:
+        """A copy of per-side counts, shared by every connection with the same counts:
+        records never change them, and thousands of connections have a handful of them."""
+        key = tuple((side._name_, n) for side, n in counts.items())
+        shared = self._counts.get(key)
+        if shared is None:
+            shared = self._counts[key] = dict(counts)
+        return shared
+
     def _acked(self, ev: DataAcked) -> None:
-        state = self._state_of_conn(ev.conn)
+        sid = self._conn_sid.get(ev.conn)
+        state = self._sessions.get(sid) if sid is not None else None
         if state is None:
             return
         if state.pending_pings:
@@ -172,3 +175,40 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
         while len(self._finished) > 100_000:
             self._finished.popitem(last=False)
         return state.freeze(end_ns)
+
+
+Handler = Callable[[SessionBuilder, Any], None]
+
+# Dispatch by exact type: one dict lookup instead of a chain of isinstance tests.
+_HANDLERS: dict[type, Handler] = {
+    HttpExchange: SessionBuilder._exchange,
+    WsOpened: SessionBuilder._ws_opened,
+    WsMessage: SessionBuilder._ws_message,
+    WsClose: SessionBuilder._ws_close,
+    WsControl: SessionBuilder._ws_control,
+    ConnectionEnded: SessionBuilder._conn_ended,
+    DataAcked: SessionBuilder._acked,
+    Retransmission: SessionBuilder._retransmission,
+}
+
+
+def _handler_of_subclass(event: TransportEvent) -> Handler | None:
+    """The handler of a subclass of an event type (exact types are looked up directly)."""
+    for kind, handler in _HANDLERS.items():
+        if isinstance(event, kind):
+            return handler
+    return None
+
+
+_END_TEXTS: dict[tuple[str, str, str], str] = {}
+
+
+def _end_text(transport: str, end: TcpEnd, who: Side | None) -> str:
+    """The tcp-end note; one shared string per outcome (there are few, and thousands of ends)."""
+    key = (transport, end._name_, who._name_ if who else "")  # str keys hash in C
+    text = _END_TEXTS.get(key)
+    if text is None:
+        by = f" first by {who.value}" if who else ""
+        text = f"TCP {transport} connection ended: {end.name} ({end.conn_state}){by}"
+        _END_TEXTS[key] = text
+    return text

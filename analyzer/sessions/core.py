@@ -45,6 +45,7 @@ class BuilderCore:
         self._conn_sid: dict[int, str] = {}
         self._ws_pending: dict[int, tuple[WsOpened, EioQuery]] = {}
         self._finished: OrderedDict[str, int] = OrderedDict()
+        self._counts: dict[tuple[tuple[str, int], ...], dict[Side, int]] = {}
         self._now = 0
         self._next_sweep = 0
         self.observations: list[Observation] = []
@@ -146,4 +147,5 @@ class BuilderCore:
         self.diagnostics.append(Diagnostic(code, Severity.WARNING, where, message))
 
     def _advance(self, ts_ns: int) -> None:
-        self._now = max(self._now, ts_ns)
+        if ts_ns > self._now:
+            self._now = ts_ns

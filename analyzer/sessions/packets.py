@@ -8,11 +8,13 @@ namespace sockets.
 from __future__ import annotations
 
 import json
+import sys
 
 from analyzer.core import Side
 from analyzer.engineio import EioPacket, EioPacketType
 from analyzer.errors import SioscopeError
 from analyzer.model import EngineClose, Heartbeat, Layer
+from analyzer.sessions.records import make_heartbeat
 from analyzer.sessions.state import PendingPing, SessionState, SocketState
 from analyzer.socketio import (
     SioPacket,
@@ -42,11 +44,14 @@ def apply_eio(
     transport: str,
 ) -> list[str]:
     """Apply one Engine.IO packet; returns problems worth a diagnostic."""
-    state.touch(ts_ns)
+    if ts_ns > state.last_seen_ns:  # state.touch, inlined: this runs for every packet
+        state.last_seen_ns = ts_ns
     kind = packet.type
-    if kind is EioPacketType.PING or kind is EioPacketType.PONG:
-        _heartbeat(state, side, ts_ns, packet, conn, end_offset, transport)
-    elif kind is EioPacketType.MESSAGE:
+    if kind is _PING:
+        _ping(state, side, ts_ns, packet, conn, end_offset, transport)
+    elif kind is _PONG:
+        _pong(state, side, ts_ns, packet, conn, transport)
+    elif kind is _MESSAGE:
         return _message(state, side, ts_ns, packet, conn)
     elif kind is EioPacketType.CLOSE:
         state.add_close(EngineClose(side, ts_ns, "eio-close-packet", conn=conn), end_offset)
@@ -65,7 +70,19 @@ def apply_eio(
     return []
 
 
-def _heartbeat(
+# Bound once: an enum member looked up through its class (metaclass lookup) costs more
+# than the comparison it serves, and these run for every packet.
+_PING, _PONG, _MESSAGE = EioPacketType.PING, EioPacketType.PONG, EioPacketType.MESSAGE
+_CLIENT, _SERVER, _EIO = Side.CLIENT, Side.SERVER, Layer.EIO
+
+# Heartbeat texts shared by every session, not one string per heartbeat.
+_TRANSPORTS = ("polling", "websocket")
+_PING_OVER = {t: f"ping (2) over {t}" for t in _TRANSPORTS}
+_PING_PROBE_OVER = {t: f"ping probe over {t}" for t in _TRANSPORTS}
+_PONG_PROBE_OVER = {t: f"pong probe over {t}" for t in _TRANSPORTS}
+
+
+def _ping(
     state: SessionState,
     side: Side,
     ts_ns: int,
@@ -74,28 +91,45 @@ def _heartbeat(
     end_offset: int,
     transport: str,
 ) -> None:
-    data = packet.data if isinstance(packet.data, str) else ""
-    name = "ping" if packet.type is EioPacketType.PING else "pong"
-    if data == "probe":
-        state.note(ts_ns, side, Layer.EIO, f"probe-{name}", f"{name} probe over {transport}", conn)
+    if packet.data == "probe":
+        text = _PING_PROBE_OVER.get(transport) or f"ping probe over {transport}"
+        state.note(ts_ns, side, _EIO, "probe-ping", text, conn)
         return
-    if packet.type is EioPacketType.PING:
-        if len(state.pending_pings) >= MAX_PENDING_PINGS:
-            old = state.pending_pings.pop(0)
-            state.heartbeats.append(Heartbeat(old.pinger, old.ts_ns, None, old.acked_ns))
-        state.pending_pings.append(PendingPing(side, ts_ns, conn, end_offset))
-        state.note(ts_ns, side, Layer.EIO, "ping", f"ping (2) over {transport}", conn)
+    pending = state.pending_pings
+    if len(pending) >= MAX_PENDING_PINGS:
+        old = pending.pop(0)
+        state.heartbeats.append(Heartbeat(old.pinger, old.ts_ns, None, old.acked_ns))
+    pending.append(PendingPing(side, ts_ns, conn, end_offset))
+    text = _PING_OVER.get(transport) or f"ping (2) over {transport}"
+    state.note(ts_ns, side, _EIO, "ping", text, conn)
+
+
+def _pong(
+    state: SessionState,
+    side: Side,
+    ts_ns: int,
+    packet: EioPacket,
+    conn: int | None,
+    transport: str,
+) -> None:
+    if packet.data == "probe":
+        text = _PONG_PROBE_OVER.get(transport) or f"pong probe over {transport}"
+        state.note(ts_ns, side, _EIO, "probe-pong", text, conn)
         return
-    pending = [p for p in state.pending_pings if p.pinger is side.other]
-    if not pending:
-        state.note(ts_ns, side, Layer.EIO, "pong", "pong (3) without a ping", conn)
+    # A pong answers the oldest unanswered ping of the other side; older ones stay unanswered.
+    pinger = _SERVER if side is _CLIENT else _CLIENT
+    pending = state.pending_pings
+    for ping in pending:
+        if ping.pinger is pinger:
+            break
+    else:
+        state.note(ts_ns, side, _EIO, "pong", "pong (3) without a ping", conn)
         return
-    # A pong answers the oldest unanswered ping; older ones stay unanswered.
-    ping = pending[0]
-    state.pending_pings.remove(ping)
-    state.heartbeats.append(Heartbeat(ping.pinger, ping.ts_ns, ts_ns, ping.acked_ns))
+    pending.remove(ping)
+    state.heartbeats.append(make_heartbeat(pinger, ping.ts_ns, ts_ns, ping.acked_ns))
     rtt_ms = (ts_ns - ping.ts_ns) / 1e6
-    state.note(ts_ns, side, Layer.EIO, "pong", f"pong (3) after {rtt_ms:.1f} ms", conn)
+    # Interned: sessions repeat the same few round trips, so they share the text.
+    state.note(ts_ns, side, _EIO, "pong", sys.intern(f"pong (3) after {rtt_ms:.1f} ms"), conn)
 
 
 def note_acked(state: SessionState, conn: int, sender: Side, ts_ns: int, offset: int) -> None:

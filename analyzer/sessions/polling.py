@@ -21,6 +21,9 @@ from analyzer.transport import (
     header,
 )
 
+# Bound once: enum lookups through the class are slow, and these run for every request.
+_CLIENT, _SERVER, _HTTP = Side.CLIENT, Side.SERVER, Layer.HTTP
+
 
 class PollingHandling(BuilderCore):
     """Applies polling exchanges to sessions, tied by the sid in the URL, never by port."""
@@ -30,7 +33,8 @@ class PollingHandling(BuilderCore):
         if not is_engineio_request(query):
             self._page_load(ex)
             return
-        self._advance(ex.request.ts_ns)
+        if ex.request.ts_ns > self._now:  # _advance, inlined: this runs for every request
+            self._now = ex.request.ts_ns
         if query.transport == "websocket":
             self._upgrade_refused(ex, query)
         elif query.sid is None:
@@ -136,21 +140,21 @@ class PollingHandling(BuilderCore):
     def _polling(self, state: SessionState, ex: HttpExchange, query: EioQuery) -> None:
         req, resp = ex.request, ex.response
         self._bind_conn(state, ex.conn, "polling", req.ts_ns)
-        state.touch(req.ts_ns)
+        if req.ts_ns > state.last_seen_ns:  # state.touch, inlined: this runs for every request
+            state.last_seen_ns = req.ts_ns
         eio = state.eio or query.eio or 4
         if req.method == "POST":
-            state.note(
-                req.ts_ns, Side.CLIENT, Layer.HTTP, "post", f"POST {len(req.body)} bytes", ex.conn
-            )
+            state.note(req.ts_ns, _CLIENT, _HTTP, "post", f"POST {len(req.body)} bytes", ex.conn)
             decoded = decode_polling_body(req.body, eio, header(req.headers, "content-type"))
             if resp is not None and resp.status >= 400:
                 self._refused_post(state, ex, decoded.packets)
             else:
                 for packet in decoded.packets:
-                    self._apply(state, Side.CLIENT, req.end_ns, packet, ex.conn, -1, "polling")
+                    self._apply(state, _CLIENT, req.end_ns, packet, ex.conn, -1, "polling")
             if decoded.error:
                 self._malformed_payload(state, Side.CLIENT, req.end_ns, decoded.error, ex.conn)
-        failure = self._failure(ex, query)
+        # _failure is None for any answer below 400: skip the call for the usual 200.
+        failure = self._failure(ex, query) if resp is None or resp.status >= 400 else None
         if failure is not None:
             self._record_failure(state, ex, failure)
             return
@@ -158,7 +162,7 @@ class PollingHandling(BuilderCore):
             decoded = decode_polling_body(resp.body, eio, header(resp.headers, "content-type"))
             for packet in decoded.packets:
                 self._apply(
-                    state, Side.SERVER, resp.end_ns, packet, ex.conn, resp.end_offset, "polling"
+                    state, _SERVER, resp.end_ns, packet, ex.conn, resp.end_offset, "polling"
                 )
             if decoded.error:
                 self._malformed_payload(state, Side.SERVER, resp.end_ns, decoded.error, ex.conn)

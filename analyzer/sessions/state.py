@@ -19,6 +19,7 @@ from analyzer.model import (
     Session,
     TimelineEvent,
 )
+from analyzer.sessions.records import make_timeline_event
 from analyzer.socketio import BinaryAssembler
 
 MAX_TIMELINE = 20_000  # per session; past it the timeline says it was cut
@@ -144,12 +145,13 @@ class SessionState:
         detail: str = "",
     ) -> None:
         """Append a timeline line, bounded so a chatty session cannot exhaust memory."""
-        if len(self.timeline) >= self.max_timeline - 1:  # the last line says it was cut
+        timeline = self.timeline
+        if len(timeline) >= self.max_timeline - 1:  # the last line says it was cut
             self.timeline_cut = True
             return
-        self.timeline.append(
-            TimelineEvent(ts_ns, side, layer, kind, text, conn, detail[:MAX_DETAIL])
-        )
+        if len(detail) > MAX_DETAIL:
+            detail = detail[:MAX_DETAIL]
+        timeline.append(make_timeline_event(ts_ns, side, layer, kind, text, conn, detail))
 
     def socket_for(self, nsp: str) -> SocketState:
         """The newest socket of a namespace, or a new one when the last one has ended."""

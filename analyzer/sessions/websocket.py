@@ -22,6 +22,8 @@ from analyzer.transport import (
     header,
 )
 
+_BINARY = WsOpcode.BINARY  # bound once: enum lookups through the class are slow per message
+
 
 class WebSocketHandling(BuilderCore):
     """Applies websocket opens, messages and close frames to sessions."""
@@ -55,19 +57,23 @@ class WebSocketHandling(BuilderCore):
         )
 
     def _ws_message(self, ev: WsMessage) -> None:
-        self._advance(ev.ts_ns)
-        if ev.conn in self._ws_pending:
+        # _advance and _state_of_conn inlined: this runs for every websocket message.
+        conn, ts_ns = ev.conn, ev.ts_ns
+        if ts_ns > self._now:
+            self._now = ts_ns
+        if conn in self._ws_pending:
             self._ws_only_handshake(ev)
             return
-        state = self._state_of_conn(ev.conn)
+        sid = self._conn_sid.get(conn)
+        state = self._sessions.get(sid) if sid is not None else None
         if state is None:
             return
         try:
-            packet = decode_ws_message(ev.payload, ev.opcode is WsOpcode.BINARY, state.eio or 4)
+            packet = decode_ws_message(ev.payload, ev.opcode is _BINARY, state.eio or 4)
         except SioscopeError as exc:
-            self._malformed_payload(state, ev.side, ev.ts_ns, str(exc), ev.conn)
+            self._malformed_payload(state, ev.side, ts_ns, str(exc), conn)
             return
-        self._apply(state, ev.side, ev.ts_ns, packet, ev.conn, ev.end_offset, "websocket")
+        self._apply(state, ev.side, ts_ns, packet, conn, ev.end_offset, "websocket")
 
     def _ws_only_handshake(self, ev: WsMessage) -> None:
         opened, query = self._ws_pending.pop(ev.conn)
