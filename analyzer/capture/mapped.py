@@ -45,9 +45,11 @@ class MappedPcap:
         self._released = 0  # mapped bytes before this offset were given back
         self._order = "<"
         self._frac_to_ns = 1000
+        self._record_header = struct.Struct("<IIII")
         if len(buffer) >= GLOBAL_HEADER_LEN and bytes(buffer[:4]) in PCAP_MAGICS:
             self._order, nano = PCAP_MAGICS[bytes(buffer[:4])]
             self._frac_to_ns = 1 if nano else 1000
+            self._record_header = struct.Struct(self._order + "IIII")
             (network,) = struct.unpack_from(self._order + "I", buffer, 20)
             self.linktype = network & LINKTYPE_MASK
             self.header_ok = True
@@ -64,58 +66,56 @@ class MappedPcap:
         record than resuming a generator. The tally and progress move once a batch."""
         if not self.header_ok:
             return
-        buf, tally = self.buffer, self.tally
-        unpack = struct.Struct(self._order + "IIII").unpack_from
-        frac_to_ns, size = self._frac_to_ns, len(buf)
-        offset, index, ts_ns, snap_cut = GLOBAL_HEADER_LEN, 0, 0, 0
+        tally = self.tally
+        offset, walked, ended = GLOBAL_HEADER_LEN, 0, False
+        try:
+            while not ended:
+                batch, offset, ended = self._walk(offset, walked + 1)
+                if batch:
+                    walked += len(batch)
+                    if tally.first_ts_ns is None:
+                        tally.first_ts_ns = batch[0][1]
+                    tally.packets, tally.last_ts_ns, tally.offset = walked, batch[-1][1], offset
+                    if self.progress is not None:
+                        self.progress(offset, len(self.buffer))
+                    yield batch
+                    self._release_before(batch[-1][2])  # the consumer is done with the batch
+        finally:
+            tally.packets = walked
+
+    def _walk(self, offset: int, first: int) -> tuple[list[RecordRef], int, bool]:
+        """Up to `PROGRESS_EVERY` records from `offset` (record number `first`): (records,
+        where the walk stopped, whether it has ended: end of file, or a record reported
+        to the tally as cut or corrupt)."""
+        buf, tally, size = self.buffer, self.tally, len(self.buffer)
+        unpack = self._record_header.unpack_from
+        frac_to_ns, snap_cut = self._frac_to_ns, 0
         batch: list[RecordRef] = []
         append = batch.append
-        try:
-            while True:
-                if offset >= size:
-                    index += 1  # the walk ended at the end of the file: no record was cut
-                    break
-                index += 1
-                if offset + RECORD_HEADER_LEN > size:
-                    tally.cut_short(offset, index, "the record header")
-                    break
-                sec, frac, caplen, wire_len = unpack(buf, offset)
-                if caplen > wire_len or wire_len > MAX_RECORD_BYTES:
-                    tally.corrupt(offset, index, str(record_length_problem(caplen, wire_len)))
-                    break
-                start = offset + RECORD_HEADER_LEN
-                end = start + caplen
-                if end > size:
-                    tally.cut_short(offset, index, "the packet data")
-                    break
-                ts_ns = sec * 1_000_000_000 + frac * frac_to_ns
-                if caplen < wire_len:
-                    snap_cut += 1
-                offset = end
-                append((index, ts_ns, start, end, wire_len))
-                if not index % PROGRESS_EVERY:
-                    self._batch_walked(batch, offset)
-                    tally.packets, tally.last_ts_ns = index, ts_ns
-                    yield batch
-                    self._release_before(start)  # the consumer is done with the batch
-                    batch = []
-                    append = batch.append
-            if batch:
-                self._batch_walked(batch, offset)
-                yield batch
-        finally:
-            tally.packets = index - 1
-            if index > 1:  # as `read_pcap`: both only move once a record was read
-                tally.last_ts_ns, tally.offset = ts_ns, offset
-            tally.snaplen_cut += snap_cut
-
-    def _batch_walked(self, batch: list[RecordRef], offset: int) -> None:
-        tally = self.tally
-        if tally.first_ts_ns is None:
-            tally.first_ts_ns = batch[0][1]
-        tally.offset = offset
-        if self.progress is not None:
-            self.progress(offset, len(self.buffer))
+        ended = True
+        for index in range(first, first + PROGRESS_EVERY):
+            if offset >= size:
+                break
+            if offset + RECORD_HEADER_LEN > size:
+                tally.cut_short(offset, index, "the record header")
+                break
+            sec, frac, caplen, wire_len = unpack(buf, offset)
+            if caplen > wire_len or wire_len > MAX_RECORD_BYTES:
+                tally.corrupt(offset, index, str(record_length_problem(caplen, wire_len)))
+                break
+            start = offset + RECORD_HEADER_LEN
+            end = start + caplen
+            if end > size:
+                tally.cut_short(offset, index, "the packet data")
+                break
+            if caplen < wire_len:
+                snap_cut += 1
+            append((index, sec * 1_000_000_000 + frac * frac_to_ns, start, end, wire_len))
+            offset = end
+        else:
+            ended = False
+        tally.snaplen_cut += snap_cut
+        return batch, offset, ended
 
     def _release_before(self, position: int) -> None:
         """Drop the mapped pages already walked from our RSS: the file's bytes stay in the

@@ -87,11 +87,14 @@ class TcpReassembler:
         self._feed(seg, out)
         return out
 
-    def _feed(self, seg: TcpSegment, out: list[TcpEvent]) -> Connection | None:
+    def _feed(
+        self, seg: TcpSegment, out: list[TcpEvent], key: Key | None = None
+    ) -> Connection | None:
         """`feed`; returns the connection the segment went to (it may have closed since)."""
         if seg.ts_ns > self._last_ts:
             self._last_ts = seg.ts_ns
-        key = (seg.src, seg.dst) if seg.src <= seg.dst else (seg.dst, seg.src)
+        if key is None:
+            key = connection_key(seg.src, seg.dst)
         conn = self._open.get(key)
         if conn is not None and _starts_new_connection(conn, seg):
             self._close(conn, conn.last_ts, out)
@@ -107,12 +110,15 @@ class TcpReassembler:
 
     # -- the fast path's view (`analyzer.net.fast`) ---------------------------------------
 
-    def feed_raw(self, seg: TcpSegment, raw_key: bytes, reverse_key: bytes) -> list[TcpEvent]:
-        """`feed`, then let the fast path find the segment's connection by its raw header
-        bytes (`raw_key` for this direction, `reverse_key` for the other): the packets
-        that follow need neither `Endpoint`s nor a `TcpSegment`."""
+    def feed_raw(
+        self, seg: TcpSegment, key: Key, raw_key: bytes, reverse_key: bytes
+    ) -> list[TcpEvent]:
+        """`feed` (`key` is the segment's `connection_key`), then let the fast path find
+        the segment's connection by its raw header bytes (`raw_key` for this direction,
+        `reverse_key` for the other): the packets that follow need neither `Endpoint`s
+        nor a `TcpSegment`."""
         out: list[TcpEvent] = []
-        conn = self._feed(seg, out)
+        conn = self._feed(seg, out, key)
         if conn is None or conn.raw_keys or self._open.get(conn.key) is not conn:
             return out  # a late packet, a closed or an already reachable connection
         forward = seg.src == conn.originator
@@ -121,6 +127,20 @@ class TcpReassembler:
         self.routes[orig_key] = (conn, conn.orig, conn.resp, False)
         self.routes[resp_key] = (conn, conn.resp, conn.orig, True)
         return out
+
+    def drop_late(self, key: Key, ts_ns: int, flags: int, has_payload: bool) -> bool:
+        """What `feed` does with a segment (not a SYN) of a recently closed connection -
+        count it, drop it - without the segment; False when it is not one."""
+        if flags & SYN or key in self._open:
+            return False
+        self._expire_recent(ts_ns)
+        if key not in self._recent:
+            return False
+        if ts_ns > self._last_ts:
+            self._last_ts = ts_ns
+        if has_payload or flags & (FIN | RST):  # as in `_start`
+            self.stats.late_segments += 1
+        return True
 
     def feed_route(self, route: Route, seg: TcpSegment) -> list[TcpEvent]:
         """`feed` for a segment of the connection `route` leads to (no lookup)."""
@@ -209,20 +229,21 @@ class TcpReassembler:
         """Flush both directions, emit ConnectionClosed, keep only a `_Recent` record."""
         conn.orig.flush_all(ts_ns, out)
         conn.resp.flush_all(ts_ns, out)
+        orig, resp = conn.orig, conn.resp
         out.append(
-            ConnectionClosed(
-                conn=conn.id,
-                ts_ns=ts_ns,
-                end=tcp_end(conn),
-                first_fin=conn.first_fin,
-                first_rst=conn.first_rst,
-                fin_ts_ns=conn.fin_ts,
-                rst_ts_ns=conn.rst_ts,
-                last_payload_ns=_last_payloads(conn),
-                retransmissions={ORIG: conn.orig.retransmissions, RESP: conn.resp.retransmissions},
-                gap_bytes=conn.orig.gap_bytes + conn.resp.gap_bytes,
-                zero_windows=conn.zero_windows,
-                keepalives=conn.keepalives,
+            ConnectionClosed(  # positional: keywords cost twice as much, once per connection
+                conn.id,
+                ts_ns,
+                tcp_end(conn),
+                conn.first_fin,
+                conn.first_rst,
+                conn.fin_ts,
+                conn.rst_ts,
+                _last_payloads(conn),
+                {ORIG: orig.retransmissions, RESP: resp.retransmissions},
+                orig.gap_bytes + resp.gap_bytes,
+                conn.zero_windows,
+                conn.keepalives,
             )
         )
         del self._open[conn.key]
@@ -342,6 +363,11 @@ class TcpReassembler:
         if acked > peer.acked:
             peer.acked = acked
             out.append(Acked(peer.conn, peer.direction, seg.ts_ns, acked))
+
+
+def connection_key(src: Endpoint, dst: Endpoint) -> Key:
+    """Both directions of a 4-tuple share one key: the endpoints in order."""
+    return (src, dst) if src <= dst else (dst, src)
 
 
 def _last_payloads(conn: Connection) -> dict[Direction, int]:
