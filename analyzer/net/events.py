@@ -22,6 +22,10 @@ class Direction(enum.Enum):
     ORIGINATOR = "orig"  # originator -> responder
     RESPONDER = "resp"  # responder -> originator
 
+    # Every layer keys dicts by direction; `Enum.__hash__` is a Python call. The members
+    # are singletons compared by identity, so the identity hash is as good, in C.
+    __hash__ = object.__hash__
+
     @property
     def other(self) -> Direction:
         return Direction.RESPONDER if self is Direction.ORIGINATOR else Direction.ORIGINATOR

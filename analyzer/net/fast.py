@@ -44,7 +44,7 @@ from analyzer.net.packet import (
     decode_frame,
 )
 from analyzer.net.stream import SEQ_HALF, SEQ_MOD
-from analyzer.net.tcp import TcpReassembler, connection_key
+from analyzer.net.tcp import Route, TcpReassembler, connection_key
 
 # (where the ethertype sits or -1 for none, where the IP header starts) per link type
 _LINK_LAYOUT = {
@@ -233,31 +233,36 @@ def fast_tcp_events(
                 continue
             conn, half, peer, from_responder = route
             base, next_off = half.base, half.next_off
-            if base is not None:
-                delta = (seq - base - next_off) & _SEQ_MASK  # offset_of, inline
-                off = next_off + delta if delta < SEQ_HALF else next_off + delta - SEQ_MOD
             if (
-                base is None or flags & (SYN | RST) or kept_end < ip_end
-                or (length and (
-                    off != next_off or half.pending or half.fin_off is not None
-                    or (length == 1 and off == half.max_end - 1 and half.max_end > 0
-                        and not flags & FIN)  # a keep-alive probe
-                ))
+                base is None and flags & (SYN | ACK | RST | FIN) == SYN | ACK and from_responder
+                and half.isn is None and not length and kept_end == ip_end
             ):  # fmt: skip
-                src, dst = conn.originator, conn.responder
-                if from_responder:
-                    src, dst = dst, src
-                yield from feed_route(route, new(TcpSegment, (
-                    index, ts_ns, src, dst, seq, ack, flags, window,
-                    buf[data_at:kept_end], kept_end < ip_end, ip_end - kept_end,
-                )))  # fmt: skip
+                # The SYN-ACK: `TcpReassembler._note_syn` inline; the rest is a pure ACK's.
+                half.isn = seq
+                half.base = base = seq = (seq + 1) & _SEQ_MASK
+                conn.synack_seen = True
+            elif base is None or flags & (SYN | RST) or kept_end < ip_end:
+                segment = _route_segment(route, index, ts_ns, seq, ack, flags, window,
+                                         buf[data_at:kept_end], ip_end - kept_end)  # fmt: skip
+                yield from feed_route(route, segment)
+                continue
+            delta = (seq - base - next_off) & _SEQ_MASK  # offset_of, inline
+            off = next_off + delta if delta < SEQ_HALF else next_off + delta - SEQ_MOD
+            if length and (
+                off != next_off or half.pending or half.fin_off is not None
+                or (length == 1 and off == half.max_end - 1 and half.max_end > 0
+                    and not flags & FIN)  # a keep-alive probe
+            ):  # fmt: skip
+                segment = _route_segment(route, index, ts_ns, seq, ack, flags, window,
+                                         buf[data_at:kept_end], 0)  # fmt: skip
+                yield from feed_route(route, segment)
                 continue
             # -- the common case: TcpReassembler._segment for in-order data and ACKs ----
             mark_active(conn.key)
             conn.last_ts = ts_ns
             if from_responder:
                 conn.resp_seen = True
-            if not window and not flags & FIN:
+            if not window and not flags & (SYN | FIN):
                 conn.zero_windows += 1
             if length:
                 half.next_off = stop = off + length
@@ -265,7 +270,7 @@ def fast_tcp_events(
                     half.max_end = stop
                 half.last_payload_ns = ts_ns
                 yield new(StreamData, (conn.id, half.direction, ts_ns, off, buf[data_at:kept_end]))
-            elif half.max_end > 0 and off == half.max_end - 1 and not flags & FIN:
+            elif half.max_end > 0 and off == half.max_end - 1 and not flags & (SYN | FIN):
                 conn.keepalives += 1
             if flags & FIN and half.fin_off is None:
                 half.fin_off = off + length
@@ -294,6 +299,19 @@ def fast_tcp_events(
         reassembler.see_time(latest)
         stats.frames += decoded
         stats.tcp += decoded
+
+
+def _route_segment(
+    route: Route, index: int, ts_ns: int, seq: int, ack: int, flags: int, window: int,
+    payload: bytes, cut_bytes: int,
+) -> TcpSegment:  # fmt: skip
+    """The `TcpSegment` of a packet on a known connection (its endpoints come with it)."""
+    conn, _, _, from_responder = route
+    src, dst = conn.originator, conn.responder
+    if from_responder:
+        src, dst = dst, src
+    return TcpSegment(index, ts_ns, src, dst, seq, ack, flags, window, payload, cut_bytes > 0,
+                      cut_bytes)  # fmt: skip
 
 
 def _in_shard(segment: TcpSegment | None, shard: Shard | None) -> TypeGuard[TcpSegment]:

@@ -250,7 +250,7 @@ class TcpReassembler:
         for raw_key in conn.raw_keys:
             del self.routes[raw_key]
         self._recent[conn.key] = _Recent(
-            conn.originator, conn.orig.isn, conn.resp.isn, ts_ns + self.linger_ns
+            conn.originator, orig.isn, resp.isn, ts_ns + self.linger_ns
         )
         self._recent.move_to_end(conn.key)
         while len(self._recent) > self.max_recent:
