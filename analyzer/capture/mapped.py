@@ -94,28 +94,34 @@ class MappedPcap:
         append = batch.append
         ended = True
         for index in range(first, first + PROGRESS_EVERY):
-            if offset >= size:
-                break
             if offset + RECORD_HEADER_LEN > size:
-                tally.cut_short(offset, index, "the record header")
+                if offset < size:
+                    tally.cut_short(offset, index, "the record header")
                 break
             sec, frac, caplen, wire_len = unpack(buf, offset)
-            if caplen > wire_len or wire_len > MAX_RECORD_BYTES:
-                tally.corrupt(offset, index, str(record_length_problem(caplen, wire_len)))
-                break
             start = offset + RECORD_HEADER_LEN
             end = start + caplen
-            if end > size:
-                tally.cut_short(offset, index, "the packet data")
-                break
-            if caplen < wire_len:
-                snap_cut += 1
+            if caplen != wire_len or end > size or wire_len > MAX_RECORD_BYTES:  # rare
+                if self._ends_walk(offset, index, caplen, wire_len, end):
+                    break
+                if caplen < wire_len:
+                    snap_cut += 1
             append((index, sec * 1_000_000_000 + frac * frac_to_ns, start, end, wire_len))
             offset = end
         else:
             ended = False
         tally.snaplen_cut += snap_cut
         return batch, offset, ended
+
+    def _ends_walk(self, offset: int, index: int, caplen: int, wire_len: int, end: int) -> bool:
+        """Report a corrupt or cut record to the tally: True if there is one."""
+        if caplen > wire_len or wire_len > MAX_RECORD_BYTES:
+            self.tally.corrupt(offset, index, str(record_length_problem(caplen, wire_len)))
+            return True
+        if end > len(self.buffer):
+            self.tally.cut_short(offset, index, "the packet data")
+            return True
+        return False
 
     def _release_before(self, position: int) -> None:
         """Drop the mapped pages already walked from our RSS: the file's bytes stay in the
