@@ -5,6 +5,10 @@ A 4-tuple is split into connections on SYN (tshark's tcp.stream numbering), and 
 connection's state is dropped at once; only a small, bounded, expiring record of recently
 closed 4-tuples is kept so their late ACKs and retransmissions do not open phantom
 connections.
+
+`analyzer.net.fast` reassembles the common case itself: `feed_raw` makes an open connection
+reachable by its raw header bytes (`routes`), and `feed_route`, `drop_late`, `close`,
+`mark_active` and `see_time` are what it calls for the rest.
 """
 
 from __future__ import annotations
