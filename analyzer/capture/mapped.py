@@ -45,9 +45,11 @@ class MappedPcap:
         self._released = 0  # mapped bytes before this offset were given back
         self._order = "<"
         self._frac_to_ns = 1000
+        self._record_header = struct.Struct("<IIII")
         if len(buffer) >= GLOBAL_HEADER_LEN and bytes(buffer[:4]) in PCAP_MAGICS:
             self._order, nano = PCAP_MAGICS[bytes(buffer[:4])]
             self._frac_to_ns = 1 if nano else 1000
+            self._record_header = struct.Struct(self._order + "IIII")
             (network,) = struct.unpack_from(self._order + "I", buffer, 20)
             self.linktype = network & LINKTYPE_MASK
             self.header_ok = True
@@ -56,45 +58,70 @@ class MappedPcap:
 
     def records(self) -> Iterator[RecordRef]:
         """Positions of every complete record; a cut or corrupt one ends the walk."""
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[RecordRef]]:
+        """`records` in lists of up to `PROGRESS_EVERY`: a loop over a list costs less per
+        record than resuming a generator. The tally and progress move once a batch."""
         if not self.header_ok:
             return
-        buf, tally = self.buffer, self.tally
-        unpack = struct.Struct(self._order + "IIII").unpack_from
-        frac_to_ns, size = self._frac_to_ns, len(buf)
-        offset, index, ts_ns, snap_cut = GLOBAL_HEADER_LEN, 0, 0, 0
+        tally = self.tally
+        offset, walked, ended = GLOBAL_HEADER_LEN, 0, False
         try:
-            while offset < size:
-                index += 1
-                if offset + RECORD_HEADER_LEN > size:
+            while not ended:
+                batch, offset, ended = self._walk(offset, walked + 1)
+                if batch:
+                    walked += len(batch)
+                    if tally.first_ts_ns is None:
+                        tally.first_ts_ns = batch[0][1]
+                    tally.packets, tally.last_ts_ns, tally.offset = walked, batch[-1][1], offset
+                    if self.progress is not None:
+                        self.progress(offset, len(self.buffer))
+                    yield batch
+                    self._release_before(batch[-1][2])  # the consumer is done with the batch
+        finally:
+            tally.packets = walked
+
+    def _walk(self, offset: int, first: int) -> tuple[list[RecordRef], int, bool]:
+        """Up to `PROGRESS_EVERY` records from `offset` (record number `first`): (records,
+        where the walk stopped, whether it has ended: end of file, or a record reported
+        to the tally as cut or corrupt)."""
+        buf, tally, size = self.buffer, self.tally, len(self.buffer)
+        unpack = self._record_header.unpack_from
+        frac_to_ns, snap_cut = self._frac_to_ns, 0
+        batch: list[RecordRef] = []
+        append = batch.append
+        ended = True
+        for index in range(first, first + PROGRESS_EVERY):
+            if offset + RECORD_HEADER_LEN > size:
+                if offset < size:
                     tally.cut_short(offset, index, "the record header")
-                    return
-                sec, frac, caplen, wire_len = unpack(buf, offset)
-                if caplen > wire_len or wire_len > MAX_RECORD_BYTES:
-                    tally.corrupt(offset, index, str(record_length_problem(caplen, wire_len)))
-                    return
-                start = offset + RECORD_HEADER_LEN
-                end = start + caplen
-                if end > size:
-                    tally.cut_short(offset, index, "the packet data")
-                    return
-                ts_ns = sec * 1_000_000_000 + frac * frac_to_ns
-                if tally.first_ts_ns is None:
-                    tally.first_ts_ns = ts_ns
+                break
+            sec, frac, caplen, wire_len = unpack(buf, offset)
+            start = offset + RECORD_HEADER_LEN
+            end = start + caplen
+            if caplen != wire_len or end > size or wire_len > MAX_RECORD_BYTES:  # rare
+                if self._ends_walk(offset, index, caplen, wire_len, end):
+                    break
                 if caplen < wire_len:
                     snap_cut += 1
-                offset = end
-                if not index % PROGRESS_EVERY:
-                    tally.packets, tally.last_ts_ns, tally.offset = index, ts_ns, offset
-                    self._release_before(start)
-                    if self.progress is not None:
-                        self.progress(offset, size)
-                yield index, ts_ns, start, end, wire_len
-            index += 1  # the loop ended at the end of the file: no record was cut
-        finally:
-            tally.packets = index - 1
-            if index > 1:  # as `read_pcap`: both only move once a record was read
-                tally.last_ts_ns, tally.offset = ts_ns, offset
-            tally.snaplen_cut += snap_cut
+            append((index, sec * 1_000_000_000 + frac * frac_to_ns, start, end, wire_len))
+            offset = end
+        else:
+            ended = False
+        tally.snaplen_cut += snap_cut
+        return batch, offset, ended
+
+    def _ends_walk(self, offset: int, index: int, caplen: int, wire_len: int, end: int) -> bool:
+        """Report a corrupt or cut record to the tally: True if there is one."""
+        if caplen > wire_len or wire_len > MAX_RECORD_BYTES:
+            self.tally.corrupt(offset, index, str(record_length_problem(caplen, wire_len)))
+            return True
+        if end > len(self.buffer):
+            self.tally.cut_short(offset, index, "the packet data")
+            return True
+        return False
 
     def _release_before(self, position: int) -> None:
         """Drop the mapped pages already walked from our RSS: the file's bytes stay in the

@@ -26,6 +26,7 @@ class Connection:
         "last_ts",
         "orig",
         "originator",
+        "raw_keys",
         "resp",
         "resp_seen",
         "responder",
@@ -53,6 +54,7 @@ class Connection:
         self.zero_windows = 0
         self.keepalives = 0
         self.last_ts = 0
+        self.raw_keys: tuple[bytes, ...] = ()  # its keys in `TcpReassembler.routes`
 
     def half(self, direction: Direction) -> HalfStream:
         return self.orig if direction is ORIG else self.resp

@@ -3,12 +3,16 @@
 Inside TCP there are no clients or servers yet, only the originator (sent the first SYN,
 or guessed when the capture started mid-connection) and the responder. The flow layer
 above maps them to `Side`.
+
+The records are `NamedTuple`s: one is built for almost every packet, and a tuple is
+several times cheaper to build than a frozen dataclass (the fast path even skips the
+generated `__new__` with `tuple.__new__(Cls, fields)`). They are immutable all the same.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from analyzer.core import Endpoint
 from analyzer.transport import TcpEnd
@@ -18,13 +22,16 @@ class Direction(enum.Enum):
     ORIGINATOR = "orig"  # originator -> responder
     RESPONDER = "resp"  # responder -> originator
 
+    # Every layer keys dicts by direction; `Enum.__hash__` is a Python call. The members
+    # are singletons compared by identity, so the identity hash is as good, in C.
+    __hash__ = object.__hash__
+
     @property
     def other(self) -> Direction:
         return Direction.RESPONDER if self is Direction.ORIGINATOR else Direction.ORIGINATOR
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionOpened:
+class ConnectionOpened(NamedTuple):
     conn: int  # 0, 1, 2 ... in order of first packet (tshark's tcp.stream numbering)
     ts_ns: int
     originator: Endpoint
@@ -33,8 +40,7 @@ class ConnectionOpened:
     direction_guessed: bool  # originator chosen by heuristic (port numbers), not by SYN
 
 
-@dataclass(frozen=True, slots=True)
-class StreamData:
+class StreamData(NamedTuple):
     """Contiguous in-order bytes of one direction, starting at `offset` in that stream."""
 
     conn: int
@@ -44,8 +50,7 @@ class StreamData:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class StreamGap:
+class StreamGap(NamedTuple):
     """Bytes that never appeared in the capture; the stream resumes after them."""
 
     conn: int
@@ -55,8 +60,7 @@ class StreamGap:
     length: int
 
 
-@dataclass(frozen=True, slots=True)
-class Acked:
+class Acked(NamedTuple):
     """The peer acknowledged `direction`'s stream up to `offset` (emitted when the ACK
     advances over data, not for every ACK)."""
 
@@ -66,8 +70,7 @@ class Acked:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class Retransmitted:
+class Retransmitted(NamedTuple):
     conn: int
     direction: Direction
     ts_ns: int
@@ -75,8 +78,7 @@ class Retransmitted:
     length: int
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionClosed:
+class ConnectionClosed(NamedTuple):
     """Emitted once per connection: at FIN/RST completion, or from `finish()`."""
 
     conn: int

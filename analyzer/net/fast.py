@@ -1,36 +1,50 @@
-"""The fast path from a mapped pcap to TCP events: headers read in place, endpoints cached.
+"""The fast path from a mapped pcap to TCP events: headers read in place, common case inline.
 
 `decode_frame` is general (every link type, VLANs, IPv6 extension headers) and needs a
 `Frame`, i.e. a copy of every record. Almost every packet of a real capture is the same
 shape, Ethernet (or Linux cooked, or raw IP) + IPv4 without options + TCP, so this module
-decodes exactly that shape straight from the mapped file with one `struct` call per header
-and reuses the `Endpoint` pair of each 4-tuple. Every other frame (and every frame that
-looks odd in any way) is copied into a `Frame` and handed to `decode_frame`, so the result
-and the `DecodeStats` counts are the same as the slow path's, frame for frame.
+decodes exactly that shape straight from the mapped file with one `struct` call per header.
+Every other frame (and every frame that looks odd in any way) is copied into a `Frame` and
+handed to `decode_frame`, so the result and the `DecodeStats` counts are the same as the
+slow path's, frame for frame.
+
+`fast_tcp_events` goes further: the packets of a connection the reassembler already knows
+are found by their raw address and port bytes (`TcpReassembler.routes`), and the common
+case - the next bytes in order, or a pure ACK or FIN - is reassembled right here, with
+neither `Endpoint`s nor a `TcpSegment`. Anything else becomes a `TcpSegment` for
+`TcpReassembler.feed`, so the events are exactly those of the slow path, in order.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import chain
+from typing import NamedTuple, TypeGuard
 
 from analyzer.capture.base import Frame
 from analyzer.capture.mapped import MappedPcap
 from analyzer.core import Endpoint
-from analyzer.net.events import TcpEvent
+from analyzer.net.conn import Key
+from analyzer.net.events import Acked, StreamData, TcpEvent
 from analyzer.net.packet import (
+    ACK,
+    FIN,
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,
     LINKTYPE_RAW,
     LINKTYPE_RAW_12,
     LINKTYPE_SLL,
     LINKTYPE_SLL2,
+    RST,
+    SYN,
     DecodeStats,
     TcpSegment,
     decode_frame,
 )
-from analyzer.net.tcp import TcpReassembler
+from analyzer.net.stream import SEQ_HALF, SEQ_MOD
+from analyzer.net.tcp import Route, TcpReassembler, connection_key
 
 # (where the ethertype sits or -1 for none, where the IP header starts) per link type
 _LINK_LAYOUT = {
@@ -41,108 +55,314 @@ _LINK_LAYOUT = {
     LINKTYPE_RAW_12: (-1, 0),
     LINKTYPE_IPV4: (-1, 0),
 }
-_IPV4 = struct.Struct("!BxH2xHxB2x4s4s")  # version/IHL, length, fragment, protocol, addrs
-_TCP = struct.Struct("!HHIIBBH")  # ports, seq, ack, data offset, flags, window
+# After the link type field: IPv4 version/IHL, length, fragment, protocol; TCP ports,
+# seq, ack, data offset, flags, window.
+_IPV4_TCP = "BxH2xHxB10xHHIIBBH"
 _MAX_CACHED_PAIRS = 1 << 16  # endpoint pairs kept; the cache restarts when full
+_SEQ_MASK = SEQ_MOD - 1
 
-PairKey = tuple[bytes, bytes, int, int]
+# A direction's raw 4-tuple: the 12 bytes from the IPv4 source address to the TCP
+# destination port (addresses, then ports), sliced straight from the packet.
+RawKey = bytes
+Shard = tuple[int, int]  # (k, n): only 4-tuples with (src_port ^ dst_port) % n == k
 
 
 class _EndpointCache:
-    """One (src, dst) `Endpoint` pair per 4-tuple instead of two objects per packet."""
+    """The `Endpoint`s of each raw 4-tuple, and the reassembler's key for the pair, made
+    once per 4-tuple instead of once per packet."""
 
     def __init__(self) -> None:
-        self._pairs: dict[PairKey, tuple[Endpoint, Endpoint]] = {}
+        self._pairs: dict[RawKey, tuple[Endpoint, Endpoint, Key]] = {}
+        self._ips: dict[bytes, str] = {}  # a capture has few addresses, many 4-tuples
 
-    def pair(self, key: PairKey) -> tuple[Endpoint, Endpoint]:
-        found = self._pairs.get(key)
+    def pair(self, raw: RawKey) -> tuple[Endpoint, Endpoint, Key]:
+        """(source, destination, `TcpReassembler` key) of a raw 4-tuple."""
+        found = self._pairs.get(raw)
         if found is None:
             if len(self._pairs) >= _MAX_CACHED_PAIRS:
                 self._pairs.clear()
-            src_ip, dst_ip, sport, dport = key
-            found = (
-                Endpoint(socket.inet_ntop(socket.AF_INET, src_ip), sport),
-                Endpoint(socket.inet_ntop(socket.AF_INET, dst_ip), dport),
-            )
-            self._pairs[key] = found
+                self._ips.clear()
+            new = tuple.__new__  # skips the NamedTuple's generated __new__
+            src = new(Endpoint, (self._ip(raw[:4]), raw[8] << 8 | raw[9]))
+            dst = new(Endpoint, (self._ip(raw[4:8]), raw[10] << 8 | raw[11]))
+            found = self._pairs[raw] = (src, dst, connection_key(src, dst))
         return found
+
+    def _ip(self, packed: bytes) -> str:
+        text = self._ips.get(packed)
+        if text is None:
+            text = self._ips[packed] = socket.inet_ntop(socket.AF_INET, packed)
+        return text
+
+
+class _Headers(NamedTuple):
+    """How to read a frame's link type field and IPv4 and TCP headers in one struct call."""
+
+    unpack_from: Callable[..., tuple[int, ...]]  # (buffer, offset)
+    shift: int  # where the struct starts, relative to the frame
+    ip_at: int  # where the IPv4 header starts, relative to the frame
+    type_mask: int  # the link type field masked with this must be `type_want` (IPv4)
+    type_want: int
+
+
+def _headers(linktype: int) -> _Headers | None:
+    layout = _LINK_LAYOUT.get(linktype)
+    if layout is None:
+        return None
+    type_at, ip_at = layout
+    if type_at < 0:  # no link type field: read two bytes before the frame, and ignore them
+        return _Headers(struct.Struct("!H" + _IPV4_TCP).unpack_from, -2, ip_at, 0, 0)
+    gap = ip_at - type_at - 2
+    unpack_from = struct.Struct(f"!{type_at}xH{gap}x{_IPV4_TCP}").unpack_from
+    return _Headers(unpack_from, 0, ip_at, 0xFFFF, 0x0800)
+
+
+def _reversed(raw: RawKey) -> RawKey:
+    """The raw 4-tuple of the other direction."""
+    return raw[4:8] + raw[:4] + raw[10:] + raw[8:10]
 
 
 def fast_segments(
-    mapped: MappedPcap, stats: DecodeStats, shard: tuple[int, int] | None = None
+    mapped: MappedPcap, stats: DecodeStats, shard: Shard | None = None
 ) -> Iterator[TcpSegment]:
     """The TCP segments of a mapped pcap, counted in `stats` as `decode_frame` counts.
 
-    With `shard=(k, n)` only segments with `(src port ^ dst port) % n == k` (TEMPORARY)."""
-    if shard is not None:
-        k, n = shard
-        scratch = DecodeStats()
-        for seg in fast_segments(mapped, scratch):
-            if (seg.src.port ^ seg.dst.port) % n == k:
-                yield seg
-        if k == 0:
-            stats.frames += scratch.frames
-            stats.tcp += scratch.tcp
+    With `shard=(k, n)` only the segments of shard k are yielded and counted; frames that
+    are not TCP are counted in shard 0, so the n shards' stats add up to the whole.
+    """
+    headers = _headers(mapped.linktype)
+    if headers is None:
+        for segment in _general_segments(mapped, stats, shard):
+            if _in_shard(segment, shard):
+                yield segment
         return
-    layout = _LINK_LAYOUT.get(mapped.linktype)
-    if layout is None:
-        yield from _slow_segments(mapped, stats)
-        return
-    type_at, ip_at = layout
+    unpack, shift, ip_at, type_mask, type_want = headers
+    shard_k, shard_n = shard or (0, 1)
     buf, linktype = mapped.buffer, mapped.linktype
-    ip_unpack, tcp_unpack, pair = _IPV4.unpack_from, _TCP.unpack_from, _EndpointCache().pair
+    pair = _EndpointCache().pair
+    new = tuple.__new__  # skips the NamedTuple's generated __new__: several times cheaper
     for index, ts_ns, start, end, wire_len in mapped.records():
         ip = start + ip_at
+        if ip + 40 <= end:  # room for IPv4 and TCP headers without options
+            (
+                link_type, version_ihl, total_len, frag, proto,
+                sport, dport, seq, ack, offset_byte, flags, window,
+            ) = unpack(buf, start + shift)  # fmt: skip
+            ip_end = ip + total_len
+            data_at = ip + 20 + (offset_byte >> 4) * 4
         if (
-            ip + 40 > end  # room for IPv4 and TCP headers without options
-            or (type_at >= 0 and (buf[start + type_at] != 8 or buf[start + type_at + 1] != 0))
-            or buf[ip] != 0x45  # IPv4, 20-byte header
-        ):
-            segment = _general(buf, index, ts_ns, linktype, start, end, wire_len, stats)
-            if segment is not None:
+            ip + 40 > end or link_type & type_mask != type_want or version_ihl != 0x45
+            or proto != 6 or frag & 0x3FFF or offset_byte < 0x50
+            or data_at > ip_end or data_at > end
+        ):  # fmt: skip
+            segment = _general(buf, index, ts_ns, linktype, start, end, wire_len, stats, shard)
+            if _in_shard(segment, shard):
                 yield segment
             continue
-        _, total_len, frag, proto, src_ip, dst_ip = ip_unpack(buf, ip)
-        tcp = ip + 20
-        sport, dport, seq, ack, offset_byte, flags, window = tcp_unpack(buf, tcp)
-        ip_end = ip + total_len
-        data_at = tcp + (offset_byte >> 4) * 4
-        if proto != 6 or frag & 0x3FFF or offset_byte < 0x50 or data_at > ip_end or data_at > end:
-            segment = _general(buf, index, ts_ns, linktype, start, end, wire_len, stats)
-            if segment is not None:
-                yield segment
+        if (sport ^ dport) % shard_n != shard_k:
             continue
         stats.frames += 1
         stats.tcp += 1
-        src, dst = pair((src_ip, dst_ip, sport, dport))
         kept_end = ip_end if ip_end < end else end
-        yield TcpSegment(
+        src, dst, _ = pair(buf[ip + 12 : ip + 24])
+        yield new(TcpSegment, (
             index, ts_ns, src, dst, seq, ack, flags, window,
             buf[data_at:kept_end], kept_end < ip_end, ip_end - kept_end,
-        )  # fmt: skip
+        ))  # fmt: skip
+
+
+def fast_tcp_events(
+    mapped: MappedPcap, reassembler: TcpReassembler, shard: Shard | None = None
+) -> Iterator[TcpEvent]:
+    """`tcp_events` for a mapped pcap, with the reassembler's common case inline.
+
+    `shard=(k, n)`: only the connections of shard k, as `fast_segments` selects them; the
+    other shards' packets only move the reassembler's clock, so that `finish` closes the
+    connections left open at the same time as an unsharded run would.
+    """
+    headers = _headers(mapped.linktype)
+    if headers is None:
+        yield from _general_tcp_events(mapped, reassembler, shard)
+        return
+    unpack, shift, ip_at, type_mask, type_want = headers
+    shard_k, shard_n = shard or (0, 1)
+    buf, linktype, stats = mapped.buffer, mapped.linktype, reassembler.decode_stats
+    pair = _EndpointCache().pair
+    feed_raw, feed_route = reassembler.feed_raw, reassembler.feed_route
+    drop_late = reassembler.drop_late
+    routes_get, mark_active = reassembler.routes.get, reassembler.mark_active
+    new = tuple.__new__  # skips the NamedTuple's generated __new__: several times cheaper
+    latest, decoded = 0, 0  # kept in locals, handed over at the end: both are per packet
+    try:
+        # chain: a C loop over the batches, no generator to resume per record
+        for index, ts_ns, start, end, wire_len in chain.from_iterable(mapped.batches()):
+            ip = start + ip_at
+            if ip + 40 <= end:  # room for IPv4 and TCP headers without options
+                (
+                    link_type, version_ihl, total_len, frag, proto,
+                    sport, dport, seq, ack, offset_byte, flags, window,
+                ) = unpack(buf, start + shift)  # fmt: skip
+                ip_end = ip + total_len
+                data_at = ip + 20 + (offset_byte >> 4) * 4
+            if (
+                ip + 40 > end or link_type & type_mask != type_want or version_ihl != 0x45
+                or proto != 6 or frag & 0x3FFF or offset_byte < 0x50
+                or data_at > ip_end or data_at > end
+            ):  # fmt: skip
+                segment = _general(buf, index, ts_ns, linktype, start, end, wire_len, stats, shard)
+                yield from _general_feed(reassembler, shard, segment)
+                continue
+            if ts_ns > latest:
+                latest = ts_ns
+            if (sport ^ dport) % shard_n != shard_k:
+                continue
+            decoded += 1
+            kept_end = ip_end if ip_end < end else end
+            raw = buf[ip + 12 : ip + 24]
+            route = routes_get(raw)
+            length = kept_end - data_at
+            if route is None or flags & (SYN | ACK | RST) == SYN:  # perhaps a new connection
+                src, dst, key = pair(raw)
+                if not (route or flags & SYN) and drop_late(key, ts_ns, flags, length > 0):
+                    continue  # e.g. the last ACK, after both FINs closed the connection
+                segment = new(TcpSegment, (
+                    index, ts_ns, src, dst, seq, ack, flags, window,
+                    buf[data_at:kept_end], kept_end < ip_end, ip_end - kept_end,
+                ))  # fmt: skip
+                yield from feed_raw(segment, key, raw, _reversed(raw))
+                continue
+            conn, half, peer, from_responder = route
+            base, next_off = half.base, half.next_off
+            if (
+                base is None and flags & (SYN | ACK | RST | FIN) == SYN | ACK and from_responder
+                and half.isn is None and not length and kept_end == ip_end
+            ):  # fmt: skip
+                # The SYN-ACK: `TcpReassembler._note_syn` inline; the rest is a pure ACK's.
+                half.isn = seq
+                half.base = base = seq = (seq + 1) & _SEQ_MASK
+                conn.synack_seen = True
+            elif base is None or flags & (SYN | RST) or kept_end < ip_end:
+                segment = _route_segment(route, index, ts_ns, seq, ack, flags, window,
+                                         buf[data_at:kept_end], ip_end - kept_end)  # fmt: skip
+                yield from feed_route(route, segment)
+                continue
+            delta = (seq - base - next_off) & _SEQ_MASK  # offset_of, inline
+            off = next_off + delta if delta < SEQ_HALF else next_off + delta - SEQ_MOD
+            if length and (
+                off != next_off or half.pending or half.fin_off is not None
+                or (length == 1 and off == half.max_end - 1 and half.max_end > 0
+                    and not flags & FIN)  # a keep-alive probe
+            ):  # fmt: skip
+                segment = _route_segment(route, index, ts_ns, seq, ack, flags, window,
+                                         buf[data_at:kept_end], 0)  # fmt: skip
+                yield from feed_route(route, segment)
+                continue
+            # -- the common case: TcpReassembler._segment for in-order data and ACKs ----
+            mark_active(conn.key)
+            conn.last_ts = ts_ns
+            if from_responder:
+                conn.resp_seen = True
+            if not window and not flags & (SYN | FIN):
+                conn.zero_windows += 1
+            if length:
+                half.next_off = stop = off + length
+                if stop > half.max_end:
+                    half.max_end = stop
+                half.last_payload_ns = ts_ns
+                yield new(StreamData, (conn.id, half.direction, ts_ns, off, buf[data_at:kept_end]))
+            elif half.max_end > 0 and off == half.max_end - 1 and not flags & (SYN | FIN):
+                conn.keepalives += 1
+            if flags & FIN and half.fin_off is None:
+                half.fin_off = off + length
+                if conn.first_fin is None:
+                    conn.first_fin, conn.fin_ts = half.direction, ts_ns
+            if flags & ACK and peer.base is not None:
+                peer_next = peer.next_off
+                delta = (ack - peer.base - peer_next) & _SEQ_MASK
+                acked = peer_next + delta if delta < SEQ_HALF else peer_next + delta - SEQ_MOD
+                if peer.fin_off is not None and peer.fin_off < acked:
+                    acked = peer.fin_off  # the FIN's sequence number is not data
+                frontier = acked if acked < peer.max_end else peer.max_end
+                if frontier > peer_next:
+                    out: list[TcpEvent] = []
+                    peer.advance(ts_ns, out, upto=frontier)
+                    yield from out
+                if acked > peer.acked:
+                    peer.acked = acked
+                    yield new(Acked, (conn.id, peer.direction, ts_ns, acked))
+            if (
+                half.fin_off is not None and peer.fin_off is not None
+                and half.next_off >= half.fin_off and peer.next_off >= peer.fin_off
+            ):  # fmt: skip
+                yield from reassembler.close(conn, ts_ns)
+    finally:
+        reassembler.see_time(latest)
+        stats.frames += decoded
+        stats.tcp += decoded
+
+
+def _route_segment(
+    route: Route, index: int, ts_ns: int, seq: int, ack: int, flags: int, window: int,
+    payload: bytes, cut_bytes: int,
+) -> TcpSegment:  # fmt: skip
+    """The `TcpSegment` of a packet on a known connection (its endpoints come with it)."""
+    conn, _, _, from_responder = route
+    src, dst = conn.originator, conn.responder
+    if from_responder:
+        src, dst = dst, src
+    return TcpSegment(index, ts_ns, src, dst, seq, ack, flags, window, payload, cut_bytes > 0,
+                      cut_bytes)  # fmt: skip
+
+
+def _in_shard(segment: TcpSegment | None, shard: Shard | None) -> TypeGuard[TcpSegment]:
+    if segment is None:
+        return False
+    return shard is None or (segment.src.port ^ segment.dst.port) % shard[1] == shard[0]
 
 
 def _general(
     buf: object, index: int, ts_ns: int, linktype: int, start: int, end: int, wire_len: int,
-    stats: DecodeStats,
+    stats: DecodeStats, shard: Shard | None,
 ) -> TcpSegment | None:  # fmt: skip
-    """Anything unusual goes through the general decoder, with a copied `Frame`."""
+    """Anything unusual goes through the general decoder, with a copied `Frame`.
+
+    With a shard, the frame is counted only if it is the shard's (see `fast_segments`),
+    but its segment is returned all the same: the caller still wants its time.
+    """
     data = buf[start:end]  # type: ignore[index]
-    return decode_frame(Frame(index, ts_ns, linktype, bytes(data), wire_len), stats)
+    frame = Frame(index, ts_ns, linktype, bytes(data), wire_len)
+    if shard is None:
+        return decode_frame(frame, stats)
+    own = DecodeStats()
+    segment = decode_frame(frame, own)
+    if _in_shard(segment, shard) or (segment is None and shard[0] == 0):
+        stats.add(own)  # frames without a 4-tuple are shard 0's
+    return segment
 
 
-def _slow_segments(mapped: MappedPcap, stats: DecodeStats) -> Iterator[TcpSegment]:
+def _general_segments(
+    mapped: MappedPcap, stats: DecodeStats, shard: Shard | None
+) -> Iterator[TcpSegment | None]:
     buf, linktype = mapped.buffer, mapped.linktype
     for index, ts_ns, start, end, wire_len in mapped.records():
-        segment = _general(buf, index, ts_ns, linktype, start, end, wire_len, stats)
-        if segment is not None:
-            yield segment
+        yield _general(buf, index, ts_ns, linktype, start, end, wire_len, stats, shard)
 
 
-def fast_tcp_events(mapped: MappedPcap, reassembler: TcpReassembler) -> Iterator[TcpEvent]:
-    """`tcp_events` for a mapped pcap: segments straight into the reassembler."""
-    feed = reassembler.feed
-    for segment in fast_segments(mapped, reassembler.decode_stats):
-        out = feed(segment)
-        if out:
-            yield from out
+def _general_feed(
+    reassembler: TcpReassembler, shard: Shard | None, segment: TcpSegment | None
+) -> list[TcpEvent]:
+    """Feed a generally decoded segment if it is the shard's; only its time otherwise."""
+    if _in_shard(segment, shard):
+        return reassembler.feed(segment)
+    if segment is not None:
+        reassembler.see_time(segment.ts_ns)
+    return []
+
+
+def _general_tcp_events(
+    mapped: MappedPcap, reassembler: TcpReassembler, shard: Shard | None
+) -> Iterator[TcpEvent]:
+    """`fast_tcp_events` for link types the fast decoder does not know."""
+    stats = reassembler.decode_stats
+    for segment in _general_segments(mapped, stats, shard):
+        yield from _general_feed(reassembler, shard, segment)

@@ -156,6 +156,8 @@ class HalfStream:
 
     def flush_all(self, ts_ns: int, out: list[TcpEvent]) -> None:
         """Deliver everything buffered, skipping holes, up to the FIN when it is known."""
+        if not self.pending and (self.fin_off is None or self.fin_off <= self.next_off):
+            return  # the usual end: nothing buffered, no hole before the FIN
         ends = [p[0] + p[2] for p in self.pending[-1:]]
         if self.fin_off is not None:
             ends.append(self.fin_off)

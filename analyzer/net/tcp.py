@@ -5,12 +5,18 @@ A 4-tuple is split into connections on SYN (tshark's tcp.stream numbering), and 
 connection's state is dropped at once; only a small, bounded, expiring record of recently
 closed 4-tuples is kept so their late ACKs and retransmissions do not open phantom
 connections.
+
+`analyzer.net.fast` reassembles the common case itself: `feed_raw` makes an open connection
+reachable by its raw header bytes (`routes`), and `feed_route`, `drop_late`, `close`,
+`mark_active` and `see_time` are what it calls for the rest.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from analyzer.core import Diagnostic, Endpoint, Severity
 from analyzer.net.conn import ORIG, RESP, Connection, Key, guess_direction, tcp_end
@@ -18,6 +24,7 @@ from analyzer.net.events import (
     Acked,
     ConnectionClosed,
     ConnectionOpened,
+    Direction,
     Retransmitted,
     TcpEvent,
 )
@@ -27,10 +34,14 @@ from analyzer.net.stream import HalfStream
 MIB = 1024 * 1024
 MAX_AHEAD = 1 << 30  # data further beyond the delivery point than this is bogus
 
+# What the fast path keeps per direction of an open connection, under the direction's raw
+# header bytes: (connection, sender's half, peer's half, sender is the responder).
+Route = tuple[Connection, HalfStream, HalfStream, bool]
 
-@dataclass(frozen=True, slots=True)
-class _Recent:
-    """What a closed connection leaves behind to recognise its late packets."""
+
+class _Recent(NamedTuple):
+    """What a closed connection leaves behind to recognise its late packets (one per
+    connection: a tuple is cheaper to build than a frozen dataclass)."""
 
     originator: Endpoint
     orig_isn: int | None
@@ -72,12 +83,22 @@ class TcpReassembler:
         self._recent: OrderedDict[Key, _Recent] = OrderedDict()  # oldest close first
         self._next_id = 0
         self._last_ts = 0
+        self.routes: dict[bytes, Route] = {}  # see `feed_raw`; entries leave when conns close
 
     def feed(self, seg: TcpSegment) -> list[TcpEvent]:
         """Process one segment; returns the events it caused, in order."""
         out: list[TcpEvent] = []
-        self._last_ts = max(self._last_ts, seg.ts_ns)
-        key = (seg.src, seg.dst) if seg.src <= seg.dst else (seg.dst, seg.src)
+        self._feed(seg, out)
+        return out
+
+    def _feed(
+        self, seg: TcpSegment, out: list[TcpEvent], key: Key | None = None
+    ) -> Connection | None:
+        """`feed`; returns the connection the segment went to (it may have closed since)."""
+        if seg.ts_ns > self._last_ts:
+            self._last_ts = seg.ts_ns
+        if key is None:
+            key = connection_key(seg.src, seg.dst)
         conn = self._open.get(key)
         if conn is not None and _starts_new_connection(conn, seg):
             self._close(conn, conn.last_ts, out)
@@ -85,25 +106,79 @@ class TcpReassembler:
         if conn is None:
             conn = self._start(key, seg, out)
             if conn is None:
-                return out
+                return None
         else:
             self._open.move_to_end(key)
+        self._segment(conn, seg, out)
+        return conn
+
+    # -- the fast path's view (`analyzer.net.fast`) ---------------------------------------
+
+    def feed_raw(
+        self, seg: TcpSegment, key: Key, raw_key: bytes, reverse_key: bytes
+    ) -> list[TcpEvent]:
+        """`feed` (`key` is the segment's `connection_key`), then let the fast path find
+        the segment's connection by its raw header bytes (`raw_key` for this direction,
+        `reverse_key` for the other): the packets that follow need neither `Endpoint`s
+        nor a `TcpSegment`."""
+        out: list[TcpEvent] = []
+        conn = self._feed(seg, out, key)
+        if conn is None or conn.raw_keys or self._open.get(conn.key) is not conn:
+            return out  # a late packet, a closed or an already reachable connection
+        forward = seg.src == conn.originator
+        orig_key, resp_key = (raw_key, reverse_key) if forward else (reverse_key, raw_key)
+        conn.raw_keys = (orig_key, resp_key)
+        self.routes[orig_key] = (conn, conn.orig, conn.resp, False)
+        self.routes[resp_key] = (conn, conn.resp, conn.orig, True)
+        return out
+
+    def drop_late(self, key: Key, ts_ns: int, flags: int, has_payload: bool) -> bool:
+        """What `feed` does with a segment (not a SYN) of a recently closed connection -
+        count it, drop it - without the segment; False when it is not one."""
+        if flags & SYN or key in self._open:
+            return False
+        self._expire_recent(ts_ns)
+        if key not in self._recent:
+            return False
+        if ts_ns > self._last_ts:
+            self._last_ts = ts_ns
+        if has_payload or flags & (FIN | RST):  # as in `_start`
+            self.stats.late_segments += 1
+        return True
+
+    def feed_route(self, route: Route, seg: TcpSegment) -> list[TcpEvent]:
+        """`feed` for a segment of the connection `route` leads to (no lookup)."""
+        if seg.flags & (SYN | ACK | RST) == SYN:
+            return self.feed(seg)  # may start a new connection on this 4-tuple
+        out: list[TcpEvent] = []
+        if seg.ts_ns > self._last_ts:
+            self._last_ts = seg.ts_ns
+        conn = route[0]
+        self._open.move_to_end(conn.key)
         self._segment(conn, seg, out)
         return out
 
     @property
-    def last_ts_ns(self) -> int:
-        """The latest segment time seen (connections still open at the end close then)."""
-        return self._last_ts
+    def mark_active(self) -> Callable[[Key], None]:
+        """What marks a connection most recently active (the fast path calls it directly:
+        the open connections are kept least recently active first, for eviction)."""
+        return self._open.move_to_end
 
-    def finish(self, truncated: bool, now_ns: int | None = None) -> list[TcpEvent]:
-        """End of input: flush buffered data and close every connection still open.
-
-        `now_ns`: the capture's latest segment time, when other reassemblers saw part of it.
-        """
+    def close(self, conn: Connection, ts_ns: int) -> list[TcpEvent]:
+        """Close `conn` now (the fast path saw both FINs delivered)."""
         out: list[TcpEvent] = []
-        if now_ns is not None:
-            self._last_ts = max(self._last_ts, now_ns)
+        self._close(conn, ts_ns, out)
+        return out
+
+    def see_time(self, ts_ns: int) -> None:
+        """Packets the fast path handled itself, or another shard's, move the clock too
+        (`finish` closes the connections left open at the latest time seen)."""
+        if ts_ns > self._last_ts:
+            self._last_ts = ts_ns
+
+    def finish(self, truncated: bool) -> list[TcpEvent]:
+        """End of input: flush buffered data and close every connection still open."""
+        out: list[TcpEvent] = []
         for conn in sorted(self._open.values(), key=lambda c: c.id):
             self.stats.open_at_end += 1
             self._close(conn, self._last_ts, out)
@@ -135,15 +210,9 @@ class TcpReassembler:
             self._close(oldest, oldest.last_ts, out)
         conn = self._new_conn(key, seg)
         self._open[key] = conn
+        seen = conn.handshake_seen  # conn, ts_ns, originator, responder, seen, guessed
         out.append(
-            ConnectionOpened(
-                conn=conn.id,
-                ts_ns=seg.ts_ns,
-                originator=conn.originator,
-                responder=conn.responder,
-                handshake_seen=conn.handshake_seen,
-                direction_guessed=not conn.handshake_seen,
-            )
+            ConnectionOpened(conn.id, seg.ts_ns, conn.originator, conn.responder, seen, not seen)
         )
         return conn
 
@@ -164,29 +233,28 @@ class TcpReassembler:
         """Flush both directions, emit ConnectionClosed, keep only a `_Recent` record."""
         conn.orig.flush_all(ts_ns, out)
         conn.resp.flush_all(ts_ns, out)
+        orig, resp = conn.orig, conn.resp
         out.append(
-            ConnectionClosed(
-                conn=conn.id,
-                ts_ns=ts_ns,
-                end=tcp_end(conn),
-                first_fin=conn.first_fin,
-                first_rst=conn.first_rst,
-                fin_ts_ns=conn.fin_ts,
-                rst_ts_ns=conn.rst_ts,
-                last_payload_ns={
-                    h.direction: h.last_payload_ns
-                    for h in (conn.orig, conn.resp)
-                    if h.last_payload_ns is not None
-                },
-                retransmissions={ORIG: conn.orig.retransmissions, RESP: conn.resp.retransmissions},
-                gap_bytes=conn.orig.gap_bytes + conn.resp.gap_bytes,
-                zero_windows=conn.zero_windows,
-                keepalives=conn.keepalives,
+            ConnectionClosed(  # positional: keywords cost twice as much, once per connection
+                conn.id,
+                ts_ns,
+                tcp_end(conn),
+                conn.first_fin,
+                conn.first_rst,
+                conn.fin_ts,
+                conn.rst_ts,
+                _last_payloads(conn),
+                {ORIG: orig.retransmissions, RESP: resp.retransmissions},
+                orig.gap_bytes + resp.gap_bytes,
+                conn.zero_windows,
+                conn.keepalives,
             )
         )
         del self._open[conn.key]
+        for raw_key in conn.raw_keys:
+            del self.routes[raw_key]
         self._recent[conn.key] = _Recent(
-            conn.originator, conn.orig.isn, conn.resp.isn, ts_ns + self.linger_ns
+            conn.originator, orig.isn, resp.isn, ts_ns + self.linger_ns
         )
         self._recent.move_to_end(conn.key)
         while len(self._recent) > self.max_recent:
@@ -202,12 +270,13 @@ class TcpReassembler:
     # -- segments ------------------------------------------------------------------------
 
     def _segment(self, conn: Connection, seg: TcpSegment, out: list[TcpEvent]) -> None:
-        direction = ORIG if seg.src == conn.originator else RESP
-        half, peer = conn.half(direction), conn.half(direction.other)
+        if seg.src == conn.originator:
+            direction, half, peer = ORIG, conn.orig, conn.resp
+        else:
+            direction, half, peer = RESP, conn.resp, conn.orig
+            conn.resp_seen = True
         conn.last_ts = seg.ts_ns
         flags = seg.flags
-        if direction is RESP:
-            conn.resp_seen = True
         if flags & RST:
             if conn.first_rst is None:
                 conn.first_rst, conn.rst_ts = direction, seg.ts_ns
@@ -298,6 +367,20 @@ class TcpReassembler:
         if acked > peer.acked:
             peer.acked = acked
             out.append(Acked(peer.conn, peer.direction, seg.ts_ns, acked))
+
+
+def connection_key(src: Endpoint, dst: Endpoint) -> Key:
+    """Both directions of a 4-tuple share one key: the endpoints in order."""
+    return (src, dst) if src <= dst else (dst, src)
+
+
+def _last_payloads(conn: Connection) -> dict[Direction, int]:
+    last = {}
+    if conn.orig.last_payload_ns is not None:
+        last[ORIG] = conn.orig.last_payload_ns
+    if conn.resp.last_payload_ns is not None:
+        last[RESP] = conn.resp.last_payload_ns
+    return last
 
 
 def _starts_new_connection(conn: Connection, seg: TcpSegment) -> bool:
