@@ -42,7 +42,7 @@ from analyzer.errors import SioscopeError
 from analyzer.flows import FlowDecoder
 from analyzer.http1 import HttpLimits
 from analyzer.net.events import ConnectionOpened, TcpEvent
-from analyzer.net.fast import fast_segments
+from analyzer.net.fast import fast_tcp_events
 from analyzer.net.packet import DecodeStats
 from analyzer.net.tcp import ReassemblyStats, TcpReassembler
 from analyzer.transport import (
@@ -105,10 +105,7 @@ class _Settings:
 
 @dataclass(frozen=True, slots=True)
 class _MainDone:
-    """Sent after the last packet's items. The worker then waits for the latest segment
-    time of all shards (its open connections close at that time), and finishes."""
-
-    last_ts_ns: int
+    """Sent after the last packet's items; the closing items follow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,15 +145,14 @@ class _Outbox:
         self.items: list[tuple[Any, ...]] = []
         self.diagnostics_sent = 0
 
-    def add(self, key: int, tcp_events: list[TcpEvent]) -> None:
-        """The transport events (and new diagnostics) of the TCP events under `key`."""
-        items, feed = self.items, self.flows.feed
-        for tcp_event in tcp_events:
-            if type(tcp_event) is ConnectionOpened:
-                items.append((key, _OPENED))
-            for event in feed(tcp_event):
-                kind = type(event)
-                items.append((key, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
+    def add(self, key: int, tcp_event: TcpEvent) -> None:
+        """The transport events (and new diagnostics) of one TCP event, under `key`."""
+        items = self.items
+        if type(tcp_event) is ConnectionOpened:
+            items.append((key, _OPENED))
+        for event in self.flows.feed(tcp_event):
+            kind = type(event)
+            items.append((key, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
         diagnostics = self.flows.diagnostics
         if len(diagnostics) > self.diagnostics_sent:
             items.extend((key, _DIAGNOSTIC, d) for d in diagnostics[self.diagnostics_sent :])
@@ -170,7 +166,7 @@ class _Outbox:
             self.items = []
 
 
-def _work(settings: _Settings, pipe: Pipe, capture_end: Callable[[], int]) -> None:
+def _work(settings: _Settings, pipe: Pipe) -> None:
     """One shard: decode, reassemble and parse its connections, stream the items."""
     try:
         source = FrameSource(settings.path)
@@ -182,14 +178,12 @@ def _work(settings: _Settings, pipe: Pipe, capture_end: Callable[[], int]) -> No
         ) else None  # fmt: skip
         with source.mapped(progress) as mapped:
             assert mapped is not None  # the parent only shards classic pcap
-            feed, stats = reassembler.feed, reassembler.decode_stats
-            for segment in fast_segments(mapped, stats, shard=(settings.shard, settings.shards)):
-                tcp_events = feed(segment)
-                if tcp_events:
-                    outbox.add(segment.index, tcp_events)
+            shard = (settings.shard, settings.shards)
+            for tcp_event in fast_tcp_events(mapped, reassembler, shard):
+                outbox.add(reassembler.packet_index, tcp_event)
         outbox.flush()
-        pipe.send(_MainDone(reassembler.last_ts_ns))
-        _finish(source, reassembler, flows, outbox, capture_end())
+        pipe.send(_MainDone())
+        _finish(source, reassembler, flows, outbox)
     except SioscopeError as exc:
         pipe.send(_Failed(exc))
     finally:
@@ -197,20 +191,20 @@ def _work(settings: _Settings, pipe: Pipe, capture_end: Callable[[], int]) -> No
 
 
 def _finish(
-    source: FrameSource,
-    reassembler: TcpReassembler,
-    flows: FlowDecoder,
-    outbox: _Outbox,
-    end_ns: int,
+    source: FrameSource, reassembler: TcpReassembler, flows: FlowDecoder, outbox: _Outbox
 ) -> None:
-    """Closing what is still open; items are keyed by local connection, not packet."""
-    for tcp_event in reassembler.finish(truncated=source.info.truncated, now_ns=end_ns):
-        outbox.add(tcp_event.conn, [tcp_event])
+    """Closing what is still open; items are keyed by local connection, not packet.
+
+    Every shard's reassembler saw the time of every packet, so connections still open
+    close at the capture's last segment time, as in one process."""
+    for tcp_event in reassembler.finish(truncated=source.info.truncated):
+        outbox.add(tcp_event.conn, tcp_event)
     for event in flows.finish():  # keyed -2 - conn: after the reassembler's closes
         kind = type(event)
         key = -2 - event.conn
         outbox.items.append((key, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
-    outbox.add(-1, [])  # diagnostics of the closing
+    diagnostics = flows.diagnostics[outbox.diagnostics_sent :]
+    outbox.items.extend((-1, _DIAGNOSTIC, d) for d in diagnostics)  # of the flow layer's end
     outbox.flush()
     tally = {name: getattr(source.tally, name) for name in _TALLY_FIELDS}
     tally["diagnostics"] = source.diagnostics
@@ -231,7 +225,7 @@ def _serve() -> None:
     settings = pickle.load(sys.stdin.buffer)
     pipe = Pipe(int(sys.argv[1]), readable=False)
     with contextlib.suppress(OSError):  # the parent stopped listening: it is ending early
-        _work(settings, pipe, lambda: int(pickle.load(sys.stdin.buffer)))
+        _work(settings, pipe)
 
 
 def _start_worker(settings: _Settings) -> tuple[subprocess.Popen[bytes], Pipe]:
@@ -252,15 +246,12 @@ def _start_worker(settings: _Settings) -> tuple[subprocess.Popen[bytes], Pipe]:
     finally:
         os.close(write_fd)
     assert worker.stdin is not None
-    pickle.dump(settings, worker.stdin)
-    worker.stdin.flush()
+    with worker.stdin:
+        pickle.dump(settings, worker.stdin)
     return worker, Pipe(read_fd, writable=False)
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.stdin is not None:
-        with contextlib.suppress(OSError):  # it already ended
-            worker.stdin.close()
     try:
         worker.wait(timeout=5)
     except subprocess.TimeoutExpired:
@@ -344,7 +335,8 @@ class ShardedDecoder:
                 pipes.append(pipe)
             shards = [_Shard(p, self.progress if i == 0 else None) for i, p in enumerate(pipes)]
             yield from self._merge_main(shards)
-            self._release_finish(shards, workers)
+            for shard in shards:
+                shard.next_phase()
             yield from self._merge_finish(shards)
             self._adopt(shards)
         finally:
@@ -352,18 +344,6 @@ class ShardedDecoder:
                 pipe.close()
             for worker in workers:
                 _stop(worker)
-
-    @staticmethod
-    def _release_finish(shards: list[_Shard], workers: list[subprocess.Popen[bytes]]) -> None:
-        """Tell every worker the capture's latest segment time; they close at it."""
-        ends = [shard.main_done.last_ts_ns for shard in shards if shard.main_done is not None]
-        if len(ends) != len(shards):
-            raise RuntimeError("a decoding process ended without its results")
-        for shard, worker in zip(shards, workers, strict=True):
-            assert worker.stdin is not None
-            pickle.dump(max(ends), worker.stdin)
-            worker.stdin.flush()
-            shard.next_phase()
 
     def _settings(self, shard: int) -> _Settings:
         r = self.reassembler

@@ -196,6 +196,7 @@ def fast_tcp_events(
     try:
         # chain: a C loop over the batches, no generator to resume per record
         for index, ts_ns, start, end, wire_len in chain.from_iterable(mapped.batches()):
+            reassembler.packet_index = index
             ip = start + ip_at
             if ip + 40 <= end:  # room for IPv4 and TCP headers without options
                 (
@@ -365,4 +366,6 @@ def _general_tcp_events(
     """`fast_tcp_events` for link types the fast decoder does not know."""
     stats = reassembler.decode_stats
     for segment in _general_segments(mapped, stats, shard):
+        if segment is not None:
+            reassembler.packet_index = segment.index
         yield from _general_feed(reassembler, shard, segment)

@@ -79,6 +79,9 @@ class TcpReassembler:
         self.max_recent = max_recent
         self.stats = ReassemblyStats()
         self.decode_stats = DecodeStats()  # filled by `analyzer.net.tcp_events`
+        # The capture index of the packet whose events the fast path is yielding: lets a
+        # consumer of several sharded reassemblers put their events back in packet order.
+        self.packet_index = 0
         self._open: OrderedDict[Key, Connection] = OrderedDict()  # least recently active first
         self._recent: OrderedDict[Key, _Recent] = OrderedDict()  # oldest close first
         self._next_id = 0
