@@ -64,7 +64,16 @@ _SEQ_MASK = SEQ_MOD - 1
 # A direction's raw 4-tuple: the 12 bytes from the IPv4 source address to the TCP
 # destination port (addresses, then ports), sliced straight from the packet.
 RawKey = bytes
-Shard = tuple[int, int]  # (k, n): only 4-tuples with (src_port ^ dst_port) % n == k
+Shard = tuple[int, int]  # (k, n): only the 4-tuples for which `shard_of(ports) == k`
+# Both directions of a connection must land in one shard, so the ports are combined with
+# XOR; the multiplicative hash then spreads them, because Linux gives connecting sockets
+# even ports only (a plain `% 2` would put every connection in one shard).
+_SPREAD = 0x9E3779B1
+
+
+def shard_of(src_port: int, dst_port: int, shards: int) -> int:
+    """The shard of a connection, the same for both directions."""
+    return ((src_port ^ dst_port) * _SPREAD >> 16) % shards
 
 
 class _EndpointCache:
@@ -159,7 +168,7 @@ def fast_segments(
             if _in_shard(segment, shard):
                 yield segment
             continue
-        if (sport ^ dport) % shard_n != shard_k:
+        if ((sport ^ dport) * _SPREAD >> 16) % shard_n != shard_k:  # shard_of, inline
             continue
         stats.frames += 1
         stats.tcp += 1
@@ -215,7 +224,7 @@ def fast_tcp_events(
                 continue
             if ts_ns > latest:
                 latest = ts_ns
-            if (sport ^ dport) % shard_n != shard_k:
+            if ((sport ^ dport) * _SPREAD >> 16) % shard_n != shard_k:  # shard_of, inline
                 continue
             decoded += 1
             kept_end = ip_end if ip_end < end else end
@@ -318,7 +327,7 @@ def _route_segment(
 def _in_shard(segment: TcpSegment | None, shard: Shard | None) -> TypeGuard[TcpSegment]:
     if segment is None:
         return False
-    return shard is None or (segment.src.port ^ segment.dst.port) % shard[1] == shard[0]
+    return shard is None or shard_of(segment.src.port, segment.dst.port, shard[1]) == shard[0]
 
 
 def _general(
