@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from analyzer.capture.pcap import FrameSource
 from analyzer.core import Diagnostic, Severity
 from analyzer.flows import FlowDecoder
-from analyzer.net.fast import fast_tcp_events
+from analyzer.net.fast import fast_tcp_events, shard_of
 from analyzer.net.packet import DecodeStats
 from analyzer.net.tcp import TcpReassembler
 from analyzer.parallel import ShardedDecoder, _renumbered, _summed
@@ -101,3 +102,12 @@ def test_counters_add_up() -> None:
     assert (total.frames, total.tcp, total.malformed) == (8, 7, 1)
     assert total.unsupported_link == {101: 3, 9: 1}
     assert total.first_malformed == 4
+
+
+def test_shards_are_symmetric_and_spread_even_ports() -> None:
+    """Linux connects from even ports only: the shard function must still split them."""
+    ports = range(32768, 60999, 2)
+    for shards in (2, 3):
+        counts = Counter(shard_of(port, 3000, shards) for port in ports)
+        assert min(counts.values()) > len(ports) / shards * 0.8
+    assert all(shard_of(a, b, 2) == shard_of(b, a, 2) for a, b in [(3000, 40000), (443, 51515)])
