@@ -37,7 +37,7 @@ from typing import Any
 
 from analyzer.capture.pcap import FrameSource
 from analyzer.capture.tally import ReadTally
-from analyzer.core import Diagnostic
+from analyzer.core import Diagnostic, relaxed_gc
 from analyzer.errors import SioscopeError
 from analyzer.flows import FlowDecoder
 from analyzer.http1 import HttpLimits
@@ -224,7 +224,7 @@ def _serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt ends
     settings = pickle.load(sys.stdin.buffer)
     pipe = Pipe(int(sys.argv[1]), readable=False)
-    with contextlib.suppress(OSError):  # the parent stopped listening: it is ending early
+    with contextlib.suppress(OSError), relaxed_gc():  # OSError: the parent stopped listening
         _work(settings, pipe)
 
 

@@ -11,7 +11,7 @@ from analyzer.capture.keylog import read_keylog
 from analyzer.capture.pcap import FrameSource, open_frames
 from analyzer.capture.sniff import sniff_file
 from analyzer.classify import classify
-from analyzer.core import Diagnostic
+from analyzer.core import Diagnostic, relaxed_gc
 from analyzer.flows import FlowDecoder
 from analyzer.limits import Limits
 from analyzer.model import Analysis, Finding, Session
@@ -40,6 +40,18 @@ def analyze(
     `slow_path` selects the general frame-by-frame decoder instead of the mapped fast path
     (None: the `SIOSCOPE_SLOW_PATH` environment variable decides); both give one result.
     """
+    with relaxed_gc():
+        return _analyze(path, limits, progress, on_session, slow_path, keylog)
+
+
+def _analyze(
+    path: str,
+    limits: Limits | None,
+    progress: ProgressCallback | None,
+    on_session: Callable[[Session], None] | None,
+    slow_path: bool | None,
+    keylog: str | None,
+) -> Analysis:
     fmt = sniff_file(path)
     keys, key_diagnostics = read_keylog(keylog) if keylog else (None, [])  # TLS secrets
     limits = limits or Limits()
