@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from analyzer import pipeline
 from analyzer.capture.pcap import FrameSource
-from analyzer.core import Diagnostic, Severity
+from analyzer.core import GC_THRESHOLD, Diagnostic, Severity
 from analyzer.flows import FlowDecoder
 from analyzer.net.fast import fast_tcp_events, shard_of
 from analyzer.net.packet import DecodeStats
@@ -111,3 +112,18 @@ def test_shards_are_symmetric_and_spread_even_ports() -> None:
         counts = Counter(shard_of(port, 3000, shards) for port in ports)
         assert min(counts.values()) > len(ports) / shards * 0.8
     assert all(shard_of(a, b, 2) == shard_of(b, a, 2) for a, b in [(3000, 40000), (443, 51515)])
+
+
+def test_the_collector_is_relaxed_only_during_an_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[int, int, int]] = []
+    real = pipeline._analyze
+
+    def spy(*args: object) -> object:
+        seen.append(gc.get_threshold())
+        return real(*args)  # type: ignore[arg-type]
+
+    before = gc.get_threshold()
+    monkeypatch.setattr(pipeline, "_analyze", spy)
+    pipeline.analyze(str(CAPTURES / "namespaces.pcap"))
+    assert seen == [GC_THRESHOLD]
+    assert gc.get_threshold() == before
