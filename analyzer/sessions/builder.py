@@ -108,7 +108,7 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
     def _shared_counts(self, counts: dict[Side, int]) -> dict[Side, int]:
         """A copy of per-side counts, shared by every connection with the same counts:
         records never change them, and thousands of connections have a handful of them."""
-        key = tuple((side._name_, n) for side, n in counts.items())
+        key = tuple(counts.items())
         shared = self._counts.get(key)
         if shared is None:
             shared = self._counts[key] = dict(counts)

@@ -7,6 +7,7 @@ sees them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 
 from analyzer.core import Endpoint, Side
 from analyzer.model import (
@@ -180,12 +181,12 @@ class SessionState:
         heartbeats.extend(
             Heartbeat(p.pinger, p.ts_ns, None, p.acked_ns) for p in self.pending_pings
         )
-        heartbeats.sort(key=lambda h: h.ping_ns)
+        heartbeats.sort(key=attrgetter("ping_ns"))  # attrgetter: no Python call per item
         if self.closed_ns is not None:
             for sock in self.sockets:
                 if sock.is_open:
                     sock.disconnected_ns = self.closed_ns
-        timeline = sorted(self.timeline, key=lambda e: e.ts_ns)
+        timeline = sorted(self.timeline, key=attrgetter("ts_ns"))
         if self.timeline_cut:
             timeline.append(
                 TimelineEvent(
