@@ -184,7 +184,9 @@ def decode_polling_body(body: bytes, eio: int, content_type: str | None) -> Deco
         if eio < 4 and _is_v3_binary(body, content_type):
             error = _decode_v3_binary(body, packets)
         else:
-            text = _unwrap_jsonp(_body_text(body), content_type)
+            text = _body_text(body)
+            if text.startswith(("___eio[", "d=")) or _is_form(content_type):
+                text = _unwrap_jsonp(text, content_type)  # skipped for the usual plain body
             decode_text = _decode_v4_text if eio >= 4 else _decode_v3_text
             error = decode_text(text, packets)
     except DecodeError as exc:
@@ -307,7 +309,7 @@ _JSONP = re.compile(r'___eio\[\d+\]\((".*")\);?\s*$', re.DOTALL)
 
 def _unwrap_jsonp(text: str, content_type: str | None) -> str:
     """v3 JSONP: GET answers `___eio[n]("<json string>");`, POSTs are form `d=<payload>`."""
-    match = _JSONP.match(text) if text.startswith("___eio[") else None  # skip the regex
+    match = _JSONP.match(text)
     if match:
         try:
             inner = json.loads(match.group(1))
@@ -316,12 +318,15 @@ def _unwrap_jsonp(text: str, content_type: str | None) -> str:
         if not isinstance(inner, str):
             raise DecodeError("JSONP response does not hold a JSON string")
         return inner
-    is_form = content_type is not None and "form-urlencoded" in content_type.lower()
-    if is_form or text.startswith("d="):
+    if _is_form(content_type) or text.startswith("d="):
         for key, value in parse_qsl(text, keep_blank_values=True):
             if key == "d":
                 return _unescape_jsonp_post(value)
     return text
+
+
+def _is_form(content_type: str | None) -> bool:
+    return content_type is not None and "form-urlencoded" in content_type.lower()
 
 
 def _unescape_jsonp_post(data: str) -> str:

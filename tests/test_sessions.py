@@ -7,7 +7,8 @@ import json
 from analyzer.core import NS_PER_S, Endpoint, Side
 from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
 from analyzer.sessions import SessionBuilder
-from analyzer.sessions.records import make_conn_facts, make_heartbeat, make_timeline_event
+from analyzer.sessions.records import make_conn_facts, make_heartbeat
+from analyzer.sessions.state import SessionState
 from analyzer.transport import (
     AbortKind,
     ConnectionEnded,
@@ -191,8 +192,10 @@ def test_websocket_only_session_and_binary_event() -> None:
 
 def test_slot_constructors_build_the_same_records() -> None:
     """The builder's cheap constructors make records equal to the dataclasses' own."""
+    state = SessionState("sid", 4, None, None, 0)
+    state.note(1, Side.CLIENT, Layer.EIO, "ping", "t", 3, "d")
+    assert state.timeline == [TimelineEvent(1, Side.CLIENT, Layer.EIO, "ping", "t", 3, "d")]
     cases = [
-        (make_timeline_event, TimelineEvent, (1, Side.CLIENT, Layer.EIO, "ping", "t", 3, "d")),
         (make_heartbeat, Heartbeat, (Side.SERVER, 1, None, 2)),
         (make_conn_facts, ConnFacts, (4, "polling", 1, 2, "x", "SF", None, None, {}, 1, None)),
     ]

@@ -40,11 +40,13 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
     """Feed transport events in capture order; collect finished `Session` records."""
 
     def feed(self, event: TransportEvent) -> list[Session]:
-        kind = type(event)
-        if kind is DataAcked:  # half of all events; they never move the clock, so no sweep
-            self._acked(event)  # type: ignore[arg-type]
+        if type(event) is DataAcked:  # half of all events: looked at right here, and as they
+            sid = self._conn_sid.get(event.conn)  # never move the clock, no sweep follows
+            state = self._sessions.get(sid) if sid is not None else None
+            if state is not None and (state.pending_pings or state.awaiting_ack):
+                self._acked(state, event)
             return []
-        handler = _HANDLERS.get(kind) or _handler_of_subclass(event)
+        handler = _HANDLERS.get(type(event)) or _handler_of_subclass(event)
         if handler is not None:
             handler(self, event)
         if self._now < self._next_sweep:  # _sweep's own test, spared a call per event
@@ -105,20 +107,23 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
             )
         del self._conn_sid[ev.conn]
 
+    def _acked_subclass(self, ev: DataAcked) -> None:
+        """A subclass of DataAcked, which `feed`'s shortcut for the exact type misses."""
+        sid = self._conn_sid.get(ev.conn)
+        state = self._sessions.get(sid) if sid is not None else None
+        if state is not None:
+            self._acked(state, ev)
+
     def _shared_counts(self, counts: dict[Side, int]) -> dict[Side, int]:
         """A copy of per-side counts, shared by every connection with the same counts:
         records never change them, and thousands of connections have a handful of them."""
-        key = tuple((side._name_, n) for side, n in counts.items())
+        key = tuple(counts.items())
         shared = self._counts.get(key)
         if shared is None:
             shared = self._counts[key] = dict(counts)
         return shared
 
-    def _acked(self, ev: DataAcked) -> None:
-        sid = self._conn_sid.get(ev.conn)
-        state = self._sessions.get(sid) if sid is not None else None
-        if state is None:
-            return
+    def _acked(self, state: SessionState, ev: DataAcked) -> None:
         if state.pending_pings:
             note_acked(state, ev.conn, ev.sender, ev.ts_ns, ev.offset)
         if state.awaiting_ack:
@@ -187,7 +192,7 @@ _HANDLERS: dict[type, Handler] = {
     WsClose: SessionBuilder._ws_close,
     WsControl: SessionBuilder._ws_control,
     ConnectionEnded: SessionBuilder._conn_ended,
-    DataAcked: SessionBuilder._acked,
+    DataAcked: SessionBuilder._acked_subclass,
     Retransmission: SessionBuilder._retransmission,
 }
 

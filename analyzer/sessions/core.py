@@ -45,7 +45,7 @@ class BuilderCore:
         self._conn_sid: dict[int, str] = {}
         self._ws_pending: dict[int, tuple[WsOpened, EioQuery]] = {}
         self._finished: OrderedDict[str, int] = OrderedDict()
-        self._counts: dict[tuple[tuple[str, int], ...], dict[Side, int]] = {}
+        self._counts: dict[tuple[tuple[Side, int], ...], dict[Side, int]] = {}
         self._now = 0
         self._next_sweep = 0
         self.observations: list[Observation] = []
@@ -125,7 +125,10 @@ class BuilderCore:
         end_offset: int,
         transport: str,
     ) -> None:
-        for problem in apply_eio(state, side, ts_ns, packet, conn, end_offset, transport):
+        self._sio_problems(conn, apply_eio(state, side, ts_ns, packet, conn, end_offset, transport))
+
+    def _sio_problems(self, conn: int, problems: list[str]) -> None:
+        for problem in problems:
             self._diag("malformed-socketio", f"conn {conn}", problem)
 
     def _malformed_payload(

@@ -14,7 +14,7 @@ from analyzer.engineio import (
 )
 from analyzer.model import EngineClose, HttpFailure, Layer
 from analyzer.sessions.core import BuilderCore, app_query
-from analyzer.sessions.packets import describe
+from analyzer.sessions.packets import apply_eio, describe
 from analyzer.sessions.state import Observation, SessionState
 from analyzer.transport import (
     HttpExchange,
@@ -150,7 +150,9 @@ class PollingHandling(BuilderCore):
                 self._refused_post(state, ex, decoded.packets)
             else:
                 for packet in decoded.packets:
-                    self._apply(state, _CLIENT, req.end_ns, packet, ex.conn, -1, "polling")
+                    problems = apply_eio(state, _CLIENT, req.end_ns, packet, ex.conn, -1, "polling")
+                    if problems:  # apply_eio itself, not _apply: one call less per packet
+                        self._sio_problems(ex.conn, problems)
             if decoded.error:
                 self._malformed_payload(state, Side.CLIENT, req.end_ns, decoded.error, ex.conn)
         # _failure is None for any answer below 400: skip the call for the usual 200.
@@ -161,9 +163,11 @@ class PollingHandling(BuilderCore):
         if resp is not None and req.method == "GET":
             decoded = decode_polling_body(resp.body, eio, header(resp.headers, "content-type"))
             for packet in decoded.packets:
-                self._apply(
+                problems = apply_eio(
                     state, _SERVER, resp.end_ns, packet, ex.conn, resp.end_offset, "polling"
                 )
+                if problems:
+                    self._sio_problems(ex.conn, problems)
             if decoded.error:
                 self._malformed_payload(state, Side.SERVER, resp.end_ns, decoded.error, ex.conn)
 

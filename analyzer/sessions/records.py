@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import TypeVar
 
-from analyzer.model import ConnFacts, Heartbeat, TimelineEvent
+from analyzer.model import ConnFacts, Heartbeat
 
 T = TypeVar("T")
 
@@ -37,6 +37,12 @@ def slots_maker(cls: type[T]) -> Callable[..., T]:
     return maker  # type: ignore[return-value]
 
 
-make_timeline_event: Callable[..., TimelineEvent] = slots_maker(TimelineEvent)
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """The slot setters of the named fields, which must be all the fields of `cls`."""
+    if sorted(names) != sorted(f.name for f in fields(cls)):
+        raise TypeError(f"{cls.__name__} has fields {[f.name for f in fields(cls)]}")
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
 make_heartbeat: Callable[..., Heartbeat] = slots_maker(Heartbeat)
 make_conn_facts: Callable[..., ConnFacts] = slots_maker(ConnFacts)

@@ -12,6 +12,7 @@ from analyzer.engineio import (
 from analyzer.errors import SioscopeError
 from analyzer.model import EngineClose, Layer
 from analyzer.sessions.core import BuilderCore, app_query
+from analyzer.sessions.packets import apply_eio
 from analyzer.sessions.state import SessionState
 from analyzer.transport import (
     WsClose,
@@ -73,7 +74,10 @@ class WebSocketHandling(BuilderCore):
         except SioscopeError as exc:
             self._malformed_payload(state, ev.side, ts_ns, str(exc), conn)
             return
-        self._apply(state, ev.side, ts_ns, packet, conn, ev.end_offset, "websocket")
+        # apply_eio itself, not _apply: one call less per message.
+        problems = apply_eio(state, ev.side, ts_ns, packet, conn, ev.end_offset, "websocket")
+        if problems:
+            self._sio_problems(conn, problems)
 
     def _ws_only_handshake(self, ev: WsMessage) -> None:
         opened, query = self._ws_pending.pop(ev.conn)
