@@ -30,9 +30,12 @@ from analyzer.transport import (
     AbortKind,
     ConnectionEnded,
     DataAcked,
+    HttpExchange,
     Retransmission,
     TcpEnd,
     TransportEvent,
+    WsClose,
+    WsMessage,
     WsOpened,
 )
 from analyzer.websocket import DeflateParams, WsLimits, WsOut, WsParser, parse_deflate_params
@@ -92,6 +95,9 @@ class _Flow:
     last_ts: int = 0
     tls: TlsDecryptor | None = None  # only with a key log
     wanted: bool = True  # its TCP facts are reported: undecided, HTTP or decrypted TLS
+    # Per side (client, server): the highest end offset of a record already emitted that
+    # no DataAcked has covered yet; None: nothing waits.
+    awaited: list[int | None] = field(default_factory=lambda: [None, None])
 
     def side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self.client_dir else Side.SERVER
@@ -105,6 +111,27 @@ class _Flow:
         """(client, server)."""
         pair = (self.opened.originator, self.opened.responder)
         return pair if self.client_dir is Direction.ORIGINATOR else (pair[1], pair[0])
+
+
+def _await_acks(flow: _Flow, records: list[TransportEvent]) -> None:
+    """Note the end offsets of the records just emitted, per side, for `_acked`."""
+    awaited = flow.awaited
+    for record in records:
+        kind = type(record)
+        if kind is WsMessage or kind is WsClose:
+            _await(awaited, record.side, record.end_offset)  # type: ignore[union-attr]
+        elif kind is HttpExchange:
+            response = record.response  # type: ignore[union-attr]
+            if response is not None and response.end_offset >= 0:
+                _await(awaited, Side.SERVER, response.end_offset)
+
+
+def _await(awaited: list[int | None], side: Side, end_offset: int) -> None:
+    if end_offset < 0:
+        return  # no offset: nothing an acknowledgement could be matched with
+    index = 0 if side is Side.CLIENT else 1
+    current = awaited[index]
+    awaited[index] = end_offset if current is None or end_offset > current else current
 
 
 class FlowDecoder:
@@ -141,19 +168,40 @@ class FlowDecoder:
         # The most frequent events first; isinstance chains beat `match` here.
         if isinstance(ev, StreamData):
             self._on_stream(flow, ev, out)
+            if out:
+                _await_acks(flow, out)
         elif isinstance(ev, Acked):
             if flow.wanted:
-                offset = flow.tls.plain_offset(ev.direction, ev.offset) if flow.tls else ev.offset
-                side = Side.CLIENT if ev.direction is flow.client_dir else Side.SERVER
-                out.append(DataAcked(ev.conn, side, ev.ts_ns, offset))
+                self._acked(flow, ev, out)
         elif isinstance(ev, ConnectionClosed):
             self._on_closed(flow, ev, out)
         elif isinstance(ev, StreamGap):
             self._on_stream(flow, ev, out)
+            if out:
+                _await_acks(flow, out)
         elif isinstance(ev, Retransmitted) and flow.wanted:
             side = flow.side(ev.direction)
             out.append(Retransmission(ev.conn, side, ev.ts_ns, ev.offset, ev.length))
         return out
+
+    @staticmethod
+    def _acked(flow: _Flow, ev: Acked, out: list[TransportEvent]) -> None:
+        """A DataAcked, if a record of that side may still wait for its acknowledgement.
+
+        Consumers use acknowledgements only to learn when a record's last byte (its end
+        offset) reached the peer's host: the first ACK at or beyond it after the record was
+        emitted. Every ACK is passed on from a record's emission until one covers all the
+        side's records; the rest (most of them, as data is ACKed segment by segment) are
+        not worth a record.
+        """
+        client = ev.direction is flow.client_dir
+        awaited = flow.awaited[0 if client else 1]
+        if awaited is None:
+            return
+        offset = flow.tls.plain_offset(ev.direction, ev.offset) if flow.tls else ev.offset
+        out.append(DataAcked(ev.conn, Side.CLIENT if client else Side.SERVER, ev.ts_ns, offset))
+        if offset >= awaited:
+            flow.awaited[0 if client else 1] = None
 
     def finish(self) -> list[TransportEvent]:
         """Close what TCP reassembly left open (it normally closes everything itself)."""

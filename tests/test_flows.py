@@ -101,14 +101,16 @@ def test_polling_exchange_then_clean_close() -> None:
     out = run([
         opened(),
         s.data(ORIG, 1, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n"),
-        Acked(1, ORIG, 2, 52),
+        Acked(1, ORIG, 2, 52),  # no record of the client's has an end offset: not passed on
         s.data(RESP, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0{}x"),
         Retransmitted(1, RESP, 4, 0, 10),
+        Acked(1, RESP, 5, 42),  # covers the response
         closed(fin=ORIG),
     ])  # fmt: skip
-    assert [type(e) for e in out] == [DataAcked, HttpExchange, Retransmission, ConnectionEnded]
-    acked, exchange, retrans, ended = out
-    assert acked == DataAcked(1, Side.CLIENT, 2, 52)
+    kinds = [type(e) for e in out]
+    assert kinds == [HttpExchange, Retransmission, DataAcked, ConnectionEnded]
+    exchange, retrans, acked, ended = out
+    assert acked == DataAcked(1, Side.SERVER, 5, 42)
     assert isinstance(exchange, HttpExchange) and exchange.response is not None
     assert (exchange.client, exchange.server, exchange.response.body) == (A, B, b"0{}x")
     assert retrans == Retransmission(1, Side.SERVER, 4, 0, 10)
@@ -116,6 +118,24 @@ def test_polling_exchange_then_clean_close() -> None:
     assert (ended.client, ended.end, ended.first_fin) == (A, TcpEnd.CLEAN_CLOSE, Side.CLIENT)
     assert ended.last_payload_ns == {Side.CLIENT: 5}
     assert ended.retransmissions == {Side.SERVER: 2}
+
+
+def test_acks_are_passed_on_until_they_cover_the_records_emitted() -> None:
+    """From a record's emission until an ACK reaches its end offset, and no longer."""
+    s = Streams()
+    out = run([
+        opened(),
+        s.data(ORIG, 1, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n"),
+        s.data(RESP, 2, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0{}x"),  # ends at 42
+        Acked(1, RESP, 3, 20),  # short of the end: passed on, still waiting
+        Acked(1, RESP, 4, 42),  # reaches it: passed on, nothing waits any more
+        Acked(1, RESP, 5, 42),
+        s.data(ORIG, 6, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n"),
+        s.data(RESP, 7, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n6"),  # ends at 81
+        Acked(1, RESP, 8, 81),
+    ])  # fmt: skip
+    acks = [(e.ts_ns, e.offset) for e in out if isinstance(e, DataAcked)]
+    assert acks == [(3, 20), (4, 42), (8, 81)]
 
 
 def test_swaps_sides_when_originator_sends_a_response() -> None:
