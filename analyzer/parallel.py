@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 from multiprocessing.connection import Connection as Pipe
 from operator import attrgetter, itemgetter
@@ -85,8 +85,12 @@ def _field_names(kind: type[Any]) -> tuple[str, ...]:
 
 _REST = {kind: attrgetter(*_field_names(kind)[1:]) for kind in _KINDS}
 
-# Item tags: what follows the packet index in an item tuple.
+# Items are tuples (key, shard, tag, ...): the key orders them (the packet index, or the
+# connection while closing), the shard says whose connection numbers they use, the tag
+# what follows: nothing (a connection opened), (code, local conn, other fields) of a
+# transport event, or a diagnostic.
 _OPENED, _EVENT, _DIAGNOSTIC = 0, 1, 2
+_NAMED = tuple(issubclass(kind, tuple) for kind in _KINDS)  # NamedTuples build cheaper
 _CONN_WHERE = re.compile(r"conn (\d+)")
 
 
@@ -139,26 +143,32 @@ _TALLY_FIELDS = ("packets", "first_ts_ns", "last_ts_ns", "truncated", "snaplen_c
 class _Outbox:
     """Batches a worker's items and sends them down its pipe."""
 
-    def __init__(self, pipe: Pipe, flows: FlowDecoder) -> None:
+    def __init__(self, pipe: Pipe, flows: FlowDecoder, shard: int) -> None:
         self.pipe = pipe
         self.flows = flows
+        self.shard = shard
         self.items: list[tuple[Any, ...]] = []
         self.diagnostics_sent = 0
 
     def add(self, key: int, tcp_event: TcpEvent) -> None:
         """The transport events (and new diagnostics) of one TCP event, under `key`."""
-        items = self.items
+        items, shard = self.items, self.shard
         if type(tcp_event) is ConnectionOpened:
-            items.append((key, _OPENED))
+            items.append((key, shard, _OPENED))
         for event in self.flows.feed(tcp_event):
             kind = type(event)
-            items.append((key, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
-        diagnostics = self.flows.diagnostics
-        if len(diagnostics) > self.diagnostics_sent:
-            items.extend((key, _DIAGNOSTIC, d) for d in diagnostics[self.diagnostics_sent :])
-            self.diagnostics_sent = len(diagnostics)
+            items.append((key, shard, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
+        self.add_diagnostics(key)
         if len(items) >= BATCH:
             self.flush()
+
+    def add_diagnostics(self, key: int) -> None:
+        """The flow layer's diagnostics since the last call, under `key`."""
+        diagnostics = self.flows.diagnostics
+        if len(diagnostics) > self.diagnostics_sent:
+            new = diagnostics[self.diagnostics_sent :]
+            self.items.extend((key, self.shard, _DIAGNOSTIC, d) for d in new)
+            self.diagnostics_sent = len(diagnostics)
 
     def flush(self) -> None:
         if self.items:
@@ -172,7 +182,7 @@ def _work(settings: _Settings, pipe: Pipe) -> None:
         source = FrameSource(settings.path)
         reassembler = TcpReassembler(**settings.reassembly)
         flows = FlowDecoder(http_limits=settings.http_limits, ws_limits=settings.ws_limits)
-        outbox = _Outbox(pipe, flows)
+        outbox = _Outbox(pipe, flows, settings.shard)
         progress = (lambda done, size: pipe.send(_Progress(done, size))) if (
             settings.report_progress
         ) else None  # fmt: skip
@@ -199,12 +209,12 @@ def _finish(
     close at the capture's last segment time, as in one process."""
     for tcp_event in reassembler.finish(truncated=source.info.truncated):
         outbox.add(tcp_event.conn, tcp_event)
+    shard = outbox.shard
     for event in flows.finish():  # keyed -2 - conn: after the reassembler's closes
         kind = type(event)
         key = -2 - event.conn
-        outbox.items.append((key, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
-    diagnostics = flows.diagnostics[outbox.diagnostics_sent :]
-    outbox.items.extend((-1, _DIAGNOSTIC, d) for d in diagnostics)  # of the flow layer's end
+        outbox.items.append((key, shard, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
+    outbox.add_diagnostics(-1)  # of the flow layer's own end
     outbox.flush()
     tally = {name: getattr(source.tally, name) for name in _TALLY_FIELDS}
     tally["diagnostics"] = source.diagnostics
@@ -263,12 +273,11 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
 
 
 class _Shard:
-    """The parent's end of one worker: its items in order, and its connection numbers."""
+    """The parent's end of one worker: its items, batch by batch, phase by phase."""
 
     def __init__(self, pipe: Pipe, progress: Progress | None) -> None:
         self.pipe = pipe
         self.progress = progress
-        self.global_ids: list[int] = []  # local connection number -> global
         self.done: _Done | None = None
         self.main_done: _MainDone | None = None
         self.phase_over = False
@@ -323,6 +332,7 @@ class ShardedDecoder:
         self.progress = progress
         self.shards = shards
         self._next_conn = 0
+        self._global_ids: list[list[int]] = [[] for _ in range(shards)]  # per shard, by local
         self._diagnostics: list[Diagnostic] = []
 
     def events(self) -> Iterator[TransportEvent]:
@@ -370,63 +380,60 @@ class ShardedDecoder:
         batches is safe to release; a stable sort by index merges it (equal indices come
         from one shard, so their order is kept).
         """
-        pending = {shard: shard.batch() or [] for shard in shards}
-        pending = {shard: items for shard, items in pending.items() if items}
+        pending = {shard: items for shard in shards if (items := shard.batch())}
         while pending:
             if len(pending) == 1:
                 [(shard, items)] = pending.items()
-                yield from self._items(items, shard)
+                yield from self._events(items)
                 more = shard.batch()
                 pending = {shard: more} if more else {}
                 continue
             limit = min(items[-1][0] for items in pending.values())
-            ready: list[tuple[tuple[Any, ...], _Shard]] = []
+            ready: list[tuple[Any, ...]] = []
             for shard, items in list(pending.items()):
-                cut = bisect_right(items, limit, key=_INDEX)
-                ready.extend((item, shard) for item in items[:cut])
+                cut = bisect_right(items, limit, key=_KEY)
+                ready += items[:cut]
                 rest = items[cut:] or shard.batch()
                 if rest:
                     pending[shard] = rest
                 else:
                     del pending[shard]
-            ready.sort(key=_READY_INDEX)
-            for item, shard in ready:
-                yield from self._items((item,), shard)
+            ready.sort(key=_KEY)
+            yield from self._events(ready)
 
     def _merge_finish(self, shards: list[_Shard]) -> Iterator[TransportEvent]:
         """Closing items, ordered by global connection as one process closes them."""
         tagged = []
         for shard in shards:
-            position = 0
             while (items := shard.batch()) is not None:
-                for item in items:
-                    tagged.append((self._finish_order(item[0], shard), position, item, shard))
-                    position += 1
-        tagged.sort(key=lambda entry: (entry[0], entry[1]))
-        for _, _, item, shard in tagged:
-            yield from self._items((item,), shard)
+                tagged += [(self._finish_order(item), item) for item in items]
+        tagged.sort(key=_KEY)  # stable: a shard's items of one connection keep their order
+        yield from self._events([item for _, item in tagged])
 
-    @staticmethod
-    def _finish_order(key: int, shard: _Shard) -> tuple[int, int]:
+    def _finish_order(self, item: tuple[Any, ...]) -> tuple[int, int]:
         """Reassembler closes by connection, then the flow layer's own, then the rest."""
+        key, ids = item[0], self._global_ids[item[1]]
         if key >= 0:
-            return (0, shard.global_ids[key])
+            return (0, ids[key])
         if key <= -2:
-            return (1, shard.global_ids[-key - 2])
+            return (1, ids[-key - 2])
         return (2, 0)
 
-    def _items(self, items: Iterable[tuple[Any, ...]], shard: _Shard) -> Iterator[TransportEvent]:
-        global_ids, kinds = shard.global_ids, _KINDS
+    def _events(self, items: list[tuple[Any, ...]]) -> Iterator[TransportEvent]:
+        """The transport events of merged items, with global connection numbers."""
+        global_ids, kinds, named, new = self._global_ids, _KINDS, _NAMED, tuple.__new__
         for item in items:
-            tag = item[1]
+            tag = item[2]
             if tag == _EVENT:
-                _, _, code, local, rest = item
-                yield kinds[code](global_ids[local], *rest)
+                _, shard, _, code, local, rest = item
+                conn = global_ids[shard][local]
+                kind = kinds[code]
+                yield new(kind, (conn, *rest)) if named[code] else kind(conn, *rest)
             elif tag == _OPENED:
-                global_ids.append(self._next_conn)
+                global_ids[item[1]].append(self._next_conn)
                 self._next_conn += 1
             else:
-                self._diagnostics.append(_renumbered(item[2], global_ids))
+                self._diagnostics.append(_renumbered(item[3], global_ids[item[1]]))
 
     def _adopt(self, shards: list[_Shard]) -> None:
         """Make the parent's idle layers report what the workers counted, added up."""
@@ -445,11 +452,7 @@ class ShardedDecoder:
         self.flows.other_connections += sum(d.other_connections for d in finished)
 
 
-_INDEX = itemgetter(0)
-
-
-def _READY_INDEX(entry: tuple[tuple[Any, ...], _Shard]) -> int:
-    return int(entry[0][0])
+_KEY = itemgetter(0)
 
 
 def _renumbered(diagnostic: Diagnostic, global_ids: list[int]) -> Diagnostic:
