@@ -127,3 +127,6 @@ PYTHON_CLIENT = Vocabulary(
         Outcome.SHUTDOWN: TRANSPORT_ERROR,
     },
 )
+
+
+UNCLASSIFIED = "unclassified"  # the cause shown for a session the classifier left without one

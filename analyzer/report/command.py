@@ -11,10 +11,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer.errors import UsageError
 from analyzer.model import Analysis
-from analyzer.report.csvreport import sessions_csv, wants_single_file, write_csv_dir
 from analyzer.report.gates import (
     GateResult,
     Gates,
@@ -23,13 +23,12 @@ from analyzer.report.gates import (
     parse_max_share,
     unknown_terms,
 )
-from analyzer.report.html import render_html
-from analyzer.report.jsonreport import render_json
-from analyzer.report.junit import render_junit
-from analyzer.report.markdown import render_markdown
 from analyzer.report.progress import ProgressCallback, file_progress
-from analyzer.report.redact import redact_analyses
-from analyzer.report.tables import ReportTables, build_tables
+
+# The writers and the tables need pandas: they are imported in the functions, once the
+# captures are analysed, so its memory is not taken while the decoding workers run.
+if TYPE_CHECKING:
+    from analyzer.report.tables import ReportTables
 
 FORMATS = ("json", "csv", "md", "junit", "html")
 EXIT_OK = 0
@@ -80,6 +79,9 @@ def run(
     """Load every capture, write the report, then apply the gates."""
     gates = Gates(parse_fail_on(args.fail_on), parse_max_share(args.max_share))
     analyses = _load_all(args.files, load, load_with_progress)
+    from analyzer.report.redact import redact_analyses
+    from analyzer.report.tables import build_tables
+
     if args.redact:
         key = os.environ.get(REDACT_KEY_ENV, "").encode()
         analyses = redact_analyses(analyses, key)
@@ -109,16 +111,19 @@ def _load_all(
 
 def render(fmt: str, analyses: list[Analysis], tables: ReportTables, result: GateResult) -> str:
     """The report as text, for every format that is one document."""
+    from analyzer.report import csvreport, html, jsonreport, junit, markdown
+
     if fmt == "json":
-        return render_json(analyses, gates=_gates_dict(result) if result.gates.active else None)
+        gates = _gates_dict(result) if result.gates.active else None
+        return jsonreport.render_json(analyses, gates=gates)
     if fmt == "csv":
-        return sessions_csv(tables)
+        return csvreport.sessions_csv(tables)
     if fmt == "md":
-        return render_markdown(tables, result)
+        return markdown.render_markdown(tables, result)
     if fmt == "junit":
-        return render_junit(tables, result)
+        return junit.render_junit(tables, result)
     if fmt == "html":
-        return render_html(tables, result)
+        return html.render_html(tables, result)
     raise UsageError(f"unknown report format {fmt!r}")
 
 
@@ -129,11 +134,13 @@ def _write(
     tables: ReportTables,
     result: GateResult,
 ) -> None:
-    if fmt == "csv" and output and not wants_single_file(output):
+    from analyzer.report import csvreport
+
+    if fmt == "csv" and output and not csvreport.wants_single_file(output):
         if Path(output).exists() and not Path(output).is_dir():
             raise UsageError("csv output must be a directory or a NAME.csv file", path=output)
         try:
-            write_csv_dir(tables, Path(output))
+            csvreport.write_csv_dir(tables, Path(output))
         except OSError as exc:
             raise UsageError(f"cannot write the report: {exc.strerror}", path=output) from None
         return

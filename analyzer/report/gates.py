@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from analyzer.errors import UsageError
-from analyzer.report.tables import UNCLASSIFIED, ReportTables
+from analyzer.reasons import UNCLASSIFIED
+
+if TYPE_CHECKING:  # pandas only once tables exist: parsing the gates must stay light
+    import pandas as pd
+
+    from analyzer.report.tables import ReportTables
 
 MATCHED_COLUMNS = ("server_reason", "client_reason", "cause")
 # Design §3: the libraries' reason strings and our cause slugs. Only used to warn about
@@ -193,6 +197,8 @@ def worst_sessions(tables: ReportTables, result: GateResult, limit: int) -> pd.D
     sessions = tables.sessions
     if sessions.empty:
         return sessions
+    import pandas as pd
+
     failing = pd.Series(
         [
             result.is_failing(c, s)

@@ -14,6 +14,7 @@ from html import escape
 import pandas as pd
 
 from analyzer import __version__
+from analyzer.reasons import UNCLASSIFIED
 from analyzer.report import cells
 from analyzer.report.gates import GateResult, session_causes, worst_sessions
 from analyzer.report.htmlassets import CSS, JS
@@ -35,7 +36,7 @@ from analyzer.report.svg import (
     histogram,
     span_bar,
 )
-from analyzer.report.tables import UNCLASSIFIED, ReportTables
+from analyzer.report.tables import ReportTables
 from analyzer.report.timeline_svg import timeline_svg
 
 LOOK_FIRST = 5

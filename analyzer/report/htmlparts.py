@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
+from analyzer.reasons import UNCLASSIFIED
 from analyzer.report import cells
 from analyzer.report.svg import LAYER_COLORS, cause_color
-from analyzer.report.tables import UNCLASSIFIED
 
 
 def pill(cause: object) -> str:

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+from analyzer.reasons import UNCLASSIFIED
 from analyzer.report import cells
 from analyzer.report.gates import GateResult, session_causes, worst_sessions
-from analyzer.report.tables import UNCLASSIFIED, ReportTables
+from analyzer.report.tables import ReportTables
 
 WORST_SESSIONS = 10
 MAX_EVIDENCE = 5

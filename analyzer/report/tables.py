@@ -17,8 +17,6 @@ import pandas as pd
 from analyzer.core import NS_PER_S, ns_to_s
 from analyzer.model import Analysis, Evidence, NamespaceSocket, Session, Verdict
 
-UNCLASSIFIED = "unclassified"  # the cause shown for a session the classifier left without one
-
 CAPTURE_COLUMNS: dict[str, str] = {
     "capture": "object",
     "format": "object",
