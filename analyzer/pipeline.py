@@ -137,8 +137,8 @@ def _slow_path_wanted(choice: bool | None) -> bool:
     return os.environ.get(SLOW_PATH_ENV, "") not in ("", "0")
 
 
-PARALLEL_ENV = "SIOSCOPE_PARALLEL"  # 1: always decode in a second process, 0: never
-PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this a second process costs more than it saves
+PARALLEL_ENV = "SIOSCOPE_PARALLEL"  # 1: always decode in worker processes, 0: never
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024  # below this the workers cost more than they save
 
 
 def _parallel_wanted(source: FrameSource) -> bool:
