@@ -145,8 +145,8 @@ class FlowDecoder:
         keylog: KeyLog | None = None,
     ) -> None:
         self._keylog = keylog
-        self._http_limits = http_limits
-        self._ws_limits = ws_limits
+        self.http_limits = http_limits  # read by the sharded decoder for its workers
+        self.ws_limits = ws_limits
         self._flows: dict[int, _Flow] = {}
         self._unknown_conns: set[int] = set()
         self.diagnostics: list[Diagnostic] = []
@@ -276,7 +276,7 @@ class FlowDecoder:
                 flow.opened.originator,
                 flow.opened.responder,
                 client=flow.client_dir,
-                limits=self._http_limits,
+                limits=self.http_limits,
             )
         flow.wanted = flow.http is not None
         if flow.kind is FlowKind.TLS:
@@ -344,7 +344,7 @@ class FlowDecoder:
         except DecodeError as err:
             self._diag(flow, "ws-bad-extensions", f"{err.message}; assuming defaults")
             deflate = DeflateParams()
-        conn, limits = flow.opened.conn, self._ws_limits
+        conn, limits = flow.opened.conn, self.ws_limits
         flow.ws = (
             WsParser(conn, flow.side(Direction.ORIGINATOR), deflate=deflate, limits=limits),
             WsParser(conn, flow.side(Direction.RESPONDER), deflate=deflate, limits=limits),

@@ -1,7 +1,7 @@
 """Decoding on every core: TCP connections split over worker processes, merged back in order.
 
 Each worker maps the pcap and walks every record, but decodes only the TCP connections of
-its shard (`(src port ^ dst port) % shards`, the same for both directions), reassembles them
+its shard (`analyzer.net.fast.shard_of` their ports, the same both ways), reassembles them
 and runs the HTTP/WebSocket layer on them. It sends the transport events it gets, each
 tagged with the index of the packet that caused it. The parent merges the shards by that
 index, which is the order one process would have produced them in (a packet belongs to one
@@ -156,11 +156,14 @@ class _Outbox:
         if type(tcp_event) is ConnectionOpened:
             items.append((key, shard, _OPENED))
         for event in self.flows.feed(tcp_event):
-            kind = type(event)
-            items.append((key, shard, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
+            self.add_event(key, event)
         self.add_diagnostics(key)
         if len(items) >= BATCH:
             self.flush()
+
+    def add_event(self, key: int, event: TransportEvent) -> None:
+        kind = type(event)
+        self.items.append((key, self.shard, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
 
     def add_diagnostics(self, key: int) -> None:
         """The flow layer's diagnostics since the last call, under `key`."""
@@ -209,11 +212,8 @@ def _finish(
     close at the capture's last segment time, as in one process."""
     for tcp_event in reassembler.finish(truncated=source.info.truncated):
         outbox.add(tcp_event.conn, tcp_event)
-    shard = outbox.shard
     for event in flows.finish():  # keyed -2 - conn: after the reassembler's closes
-        kind = type(event)
-        key = -2 - event.conn
-        outbox.items.append((key, shard, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
+        outbox.add_event(-2 - event.conn, event)
     outbox.add_diagnostics(-1)  # of the flow layer's own end
     outbox.flush()
     tally = {name: getattr(source.tally, name) for name in _TALLY_FIELDS}
@@ -279,7 +279,6 @@ class _Shard:
         self.pipe = pipe
         self.progress = progress
         self.done: _Done | None = None
-        self.main_done: _MainDone | None = None
         self.phase_over = False
 
     def batch(self) -> list[tuple[Any, ...]] | None:
@@ -296,11 +295,8 @@ class _Shard:
                     self.progress(message.done, message.size)
             elif isinstance(message, _Failed):
                 raise message.error
-            elif isinstance(message, _MainDone):
-                self.main_done = message
-                self.phase_over = True
-            else:
-                self.done = message
+            else:  # _MainDone, or _Done after the closing phase
+                self.done = message if isinstance(message, _Done) else None
                 self.phase_over = True
         return None
 
@@ -321,14 +317,12 @@ class ShardedDecoder:
         source: FrameSource,
         reassembler: TcpReassembler,
         flows: FlowDecoder,
-        limits: tuple[HttpLimits | None, WsLimits | None] = (None, None),
         progress: Progress | None = None,
         shards: int = SHARDS,
     ) -> None:
         self.source = source
         self.reassembler = reassembler
         self.flows = flows
-        self.limits = limits
         self.progress = progress
         self.shards = shards
         self._next_conn = 0
@@ -368,8 +362,8 @@ class ShardedDecoder:
                 "linger_ns": r.linger_ns,
                 "max_recent": r.max_recent,
             },
-            http_limits=self.limits[0],
-            ws_limits=self.limits[1],
+            http_limits=self.flows.http_limits,
+            ws_limits=self.flows.ws_limits,
             report_progress=shard == 0 and self.progress is not None,
         )
 
@@ -445,8 +439,11 @@ class ShardedDecoder:
         for name, value in finished[0].tally.items():
             setattr(tally, name, value)
         self.source.adopt_tally(tally)
-        self.reassembler.decode_stats = _summed([d.decode_stats for d in finished])
-        self.reassembler.stats = _summed([d.reassembly_stats for d in finished])
+        decode_stats, reassembly_stats = DecodeStats(), ReassemblyStats()
+        for part in finished:
+            decode_stats.add(part.decode_stats)
+            reassembly_stats.add(part.reassembly_stats)
+        self.reassembler.decode_stats, self.reassembler.stats = decode_stats, reassembly_stats
         self.flows.diagnostics.extend(self._diagnostics)
         self.flows.tls_connections += sum(d.tls_connections for d in finished)
         self.flows.other_connections += sum(d.other_connections for d in finished)
@@ -463,27 +460,6 @@ def _renumbered(diagnostic: Diagnostic, global_ids: list[int]) -> Diagnostic:
         return f"conn {global_ids[local]}" if local < len(global_ids) else match.group(0)
 
     return replace(diagnostic, where=_CONN_WHERE.sub(swap, diagnostic.where, count=1))
-
-
-def _summed(parts: list[Any]) -> Any:
-    """The shards' counters as one: counts add up, flags and first occurrences combine."""
-    total = parts[0]
-    for part in parts[1:]:
-        changes = {f.name: _combined(f.name, getattr(total, f.name), getattr(part, f.name))
-                   for f in fields(part)}  # fmt: skip
-        total = replace(total, **changes)
-    return total
-
-
-def _combined(name: str, mine: Any, theirs: Any) -> Any:
-    if name.startswith("first_"):  # the frame number of a first occurrence: the earlier
-        known = [value for value in (mine, theirs) if value is not None]
-        return min(known) if known else None
-    if isinstance(mine, bool):
-        return mine or theirs
-    if isinstance(mine, dict):
-        return {key: mine.get(key, 0) + theirs.get(key, 0) for key in mine.keys() | theirs.keys()}
-    return mine + theirs
 
 
 if __name__ == "__main__":

@@ -80,10 +80,7 @@ def _analyze(
         flows = FlowDecoder(http_limits=limits.http(), ws_limits=limits.websocket(), keylog=keys)
         slow = _slow_path_wanted(slow_path)
         if not slow and keys is None and _parallel_wanted(source):
-            sharded = ShardedDecoder(
-                source, reassembler, flows, (limits.http(), limits.websocket()), progress
-            )
-            events = sharded.events()
+            events = ShardedDecoder(source, reassembler, flows, progress).events()
         else:
             events = _transport_events(
                 _tcp_stream(source, reassembler, progress, slow),

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import pipeline
+from analyzer import parallel, pipeline
 from analyzer.capture.pcap import FrameSource
 from analyzer.core import GC_THRESHOLD, Diagnostic, Severity
 from analyzer.flows import FlowDecoder
 from analyzer.net.fast import fast_tcp_events, shard_of
 from analyzer.net.packet import DecodeStats
 from analyzer.net.tcp import TcpReassembler
-from analyzer.parallel import ShardedDecoder, _renumbered, _summed
+from analyzer.parallel import ShardedDecoder, _renumbered
 from analyzer.transport import TransportEvent
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"
@@ -65,15 +65,29 @@ def test_a_cut_capture_is_reported_alike(tmp_path: Path) -> None:
     assert any(d.code.startswith("tcp-open-at") for d in single[1])
 
 
-def test_stopping_early_ends_the_workers() -> None:
-    """A consumer that stops reading (an interrupted TUI load) must not leave processes."""
+def test_stopping_early_ends_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A consumer that stops reading (an interrupted TUI load) must not leave processes.
+
+    The workers are recorded as they start: on a small capture one may finish its work
+    before the first event is read, so counting live children then would be a race.
+    """
+    started: list[subprocess.Popen[bytes]] = []
+    real_start = parallel._start_worker
+
+    def recording(settings: object) -> object:
+        worker, pipe = real_start(settings)  # type: ignore[arg-type]
+        started.append(worker)
+        return worker, pipe
+
+    monkeypatch.setattr(parallel, "_start_worker", recording)
     before = _children()
     source = FrameSource(CAPTURES / "many-clients.pcap")
     events = ShardedDecoder(source, TcpReassembler(), FlowDecoder()).events()
     next(events)
-    assert len(_children()) == len(before) + 2
+    assert len(started) == 2
     events.close()
     gc.collect()
+    assert all(worker.returncode is not None for worker in started)  # ended and reaped
     assert _children() == before
 
 
@@ -99,7 +113,9 @@ def test_diagnostics_name_the_global_connection() -> None:
 def test_counters_add_up() -> None:
     one = DecodeStats(frames=3, tcp=2, malformed=1, unsupported_link={101: 1}, first_malformed=7)
     two = DecodeStats(frames=5, tcp=5, unsupported_link={101: 2, 9: 1}, first_malformed=4)
-    total = _summed([one, two])
+    total = DecodeStats()
+    total.add(one)
+    total.add(two)
     assert (total.frames, total.tcp, total.malformed) == (8, 7, 1)
     assert total.unsupported_link == {101: 3, 9: 1}
     assert total.first_malformed == 4

@@ -60,6 +60,15 @@ class ReassemblyStats:
     open_at_end: int = 0  # connections still open when finish() was called
     ended_truncated: bool = False
 
+    def add(self, other: ReassemblyStats) -> None:
+        """Count `other`'s too (to sum the stats of a sharded decode)."""
+        self.late_segments += other.late_segments
+        self.bogus_segments += other.bogus_segments
+        self.forced_gaps += other.forced_gaps
+        self.evicted += other.evicted
+        self.open_at_end += other.open_at_end
+        self.ended_truncated = self.ended_truncated or other.ended_truncated
+
 
 class TcpReassembler:
     """Rebuilds ordered byte streams and TCP outcomes from decoded segments."""

@@ -40,7 +40,7 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
     """Feed transport events in capture order; collect finished `Session` records."""
 
     def feed(self, event: TransportEvent) -> list[Session]:
-        if type(event) is DataAcked:  # half of all events: looked at right here, and as they
+        if type(event) is DataAcked:  # the most frequent event: looked at right here, and as they
             sid = self._conn_sid.get(event.conn)  # never move the clock, no sweep follows
             state = self._sessions.get(sid) if sid is not None else None
             if state is not None and (state.pending_pings or state.awaiting_ack):
