@@ -7,6 +7,7 @@ seconds once, at the edge.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from analyzer.capture.base import CaptureInfo
@@ -144,11 +145,11 @@ class Session:
     ping_timeout_ms: int | None
     max_payload: int | None
     sockets: tuple[NamespaceSocket, ...]
-    heartbeats: tuple[Heartbeat, ...]
+    heartbeats: Sequence[Heartbeat]  # these three: tuples, or `Spilled` (read from disk)
     closes: tuple[EngineClose, ...]
     http_failures: tuple[HttpFailure, ...]
-    connections: tuple[ConnFacts, ...]
-    timeline: tuple[TimelineEvent, ...]
+    connections: Sequence[ConnFacts]
+    timeline: Sequence[TimelineEvent]
     user_agent: str | None = None
     previous_sid: str | None = None
     open_at_capture_end: bool = False

@@ -21,6 +21,7 @@ from analyzer.net.fast import fast_tcp_events
 from analyzer.net.tcp import TcpReassembler
 from analyzer.parallel import ShardedDecoder
 from analyzer.sessions import Observation, SessionBuilder
+from analyzer.sessions.spill import SpillFile
 from analyzer.transport import TransportEvent
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read so far, file size)
@@ -55,7 +56,7 @@ def _analyze(
     fmt = sniff_file(path)
     keys, key_diagnostics = read_keylog(keylog) if keylog else (None, [])  # TLS secrets
     limits = limits or Limits()
-    builder = SessionBuilder(limits=limits)
+    builder = SessionBuilder(limits=limits, spill=SpillFile())
     sessions: list[Session] = []
 
     def collect(done: Iterable[Session]) -> None:

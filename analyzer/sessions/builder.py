@@ -179,7 +179,7 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
         self._finished[state.sid] = state.closed_ns or state.last_seen_ns
         while len(self._finished) > 100_000:
             self._finished.popitem(last=False)
-        return state.freeze(end_ns)
+        return state.freeze(end_ns, self._spill)
 
 
 Handler = Callable[[SessionBuilder, Any], None]

@@ -15,6 +15,7 @@ from analyzer.errors import SioscopeError
 from analyzer.limits import Limits
 from analyzer.model import Layer
 from analyzer.sessions.packets import apply_eio, describe
+from analyzer.sessions.spill import SpillFile
 from analyzer.sessions.state import ConnState, Observation, SessionState
 from analyzer.transport import (
     WsOpened,
@@ -37,9 +38,15 @@ def app_query(query: EioQuery) -> tuple[tuple[str, str], ...]:
 class BuilderCore:
     """What every part of the builder needs: the open sessions and how to find them."""
 
-    def __init__(self, linger_ns: int = LINGER_NS, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        linger_ns: int = LINGER_NS,
+        limits: Limits | None = None,
+        spill: SpillFile | None = None,
+    ) -> None:
         self._linger_ns = linger_ns
         self._limits = limits or Limits()
+        self._spill = spill  # where finished sessions' timelines go (None: kept in memory)
         self._refused_sessions = 0
         self._sessions: dict[str, SessionState] = {}
         self._conn_sid: dict[int, str] = {}

@@ -21,6 +21,7 @@ from analyzer.model import (
     TimelineEvent,
 )
 from analyzer.sessions.records import slot_setters
+from analyzer.sessions.spill import CONNECTIONS, HEARTBEATS, TIMELINE, SpillFile, spilled
 from analyzer.socketio import BinaryAssembler
 
 MAX_TIMELINE = 20_000  # per session; past it the timeline says it was cut
@@ -190,7 +191,8 @@ class SessionState:
             self.closed_ns = ts_ns
             self.close_sign = sign
 
-    def freeze(self, capture_end_ns: int | None) -> Session:
+    def freeze(self, capture_end_ns: int | None, spill: SpillFile | None = None) -> Session:
+        """The finished record; its timeline, heartbeats and connections go to `spill`."""
         heartbeats = list(self.heartbeats)
         heartbeats.extend(
             Heartbeat(p.pinger, p.ts_ns, None, p.acked_ns) for p in self.pending_pings
@@ -225,11 +227,13 @@ class SessionState:
             ping_timeout_ms=self.ping_timeout_ms,
             max_payload=self.max_payload,
             sockets=tuple(s.freeze() for s in self.sockets),
-            heartbeats=tuple(heartbeats),
+            heartbeats=spilled(spill, HEARTBEATS, heartbeats),
             closes=tuple(self.closes),
             http_failures=tuple(self.http_failures),
-            connections=tuple(c.facts or _open_conn_facts(c) for c in self.conns.values()),
-            timeline=tuple(timeline),
+            connections=spilled(
+                spill, CONNECTIONS, [c.facts or _open_conn_facts(c) for c in self.conns.values()]
+            ),
+            timeline=spilled(spill, TIMELINE, timeline),
             user_agent=self.user_agent,
             open_at_capture_end=self.closed_ns is None,
             upgrade_failed=self.upgrade_failed,

@@ -1,0 +1,163 @@
+"""Finished sessions' timelines, heartbeats and connections kept in a spill file."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import pickle
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import analyzer.pipeline
+from analyzer.core import Side
+from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
+from analyzer.pipeline import analyze
+from analyzer.sessions.spill import (
+    CONNECTIONS,
+    HEARTBEATS,
+    RECENT,
+    TIMELINE,
+    Spilled,
+    SpillFile,
+    spilled,
+)
+
+CAPTURES = Path(__file__).resolve().parents[1] / "captures"
+SHARED = SpillFile()  # one file for the property tests: creating one per example is slow
+
+sides = st.sampled_from([Side.CLIENT, Side.SERVER])
+maybe_side = st.one_of(st.none(), sides)
+ns = st.integers(min_value=0, max_value=2**63 - 1)
+maybe_ns = st.one_of(st.none(), ns)
+texts = st.text(max_size=40)
+
+events = st.builds(
+    TimelineEvent,
+    ns,
+    maybe_side,
+    st.sampled_from(list(Layer)),
+    texts,
+    texts,
+    st.one_of(st.none(), st.integers(min_value=0, max_value=2**31)),
+    texts,
+)
+heartbeats = st.builds(Heartbeat, sides, ns, maybe_ns, maybe_ns)
+conn_facts = st.builds(
+    ConnFacts,
+    st.integers(min_value=0, max_value=2**31),
+    st.sampled_from(["polling", "websocket"]),
+    ns,
+    maybe_ns,
+    st.one_of(st.none(), texts),
+    st.one_of(st.none(), texts),
+    maybe_side,
+    maybe_side,
+    st.dictionaries(sides, st.integers(min_value=0, max_value=10**6)),
+    maybe_ns,
+    maybe_ns,
+)
+
+
+def _event(ts: int, text: str = "ping") -> TimelineEvent:
+    return TimelineEvent(ts, Side.SERVER, Layer.EIO, "ping", text, 3)
+
+
+@given(st.lists(events, max_size=30))
+def test_timelines_come_back_equal(items: list[TimelineEvent]) -> None:
+    _assert_same(spilled(SHARED, TIMELINE, items), tuple(items))
+
+
+@given(st.lists(heartbeats, max_size=30))
+def test_heartbeats_come_back_equal(items: list[Heartbeat]) -> None:
+    _assert_same(spilled(SHARED, HEARTBEATS, items), tuple(items))
+
+
+@given(st.lists(conn_facts, max_size=30))
+def test_connections_come_back_equal(items: list[ConnFacts]) -> None:
+    _assert_same(spilled(SHARED, CONNECTIONS, items), tuple(items))
+
+
+def _assert_same(kept: object, original: tuple[object, ...]) -> None:
+    assert kept == original and original == kept
+    try:
+        assert hash(kept) == hash(original)
+    except TypeError:  # ConnFacts hold a dict: neither is hashable
+        with pytest.raises(TypeError):
+            hash(kept)
+    assert repr(kept) == repr(original)
+    assert len(kept) == len(original)  # type: ignore[arg-type]
+    assert tuple(kept) == original  # type: ignore[arg-type]
+
+
+def test_nothing_to_spill_or_nowhere_to_spill_stays_a_tuple() -> None:
+    assert spilled(SpillFile(), TIMELINE, []) == ()
+    assert type(spilled(SpillFile(), TIMELINE, [])) is tuple
+    assert type(spilled(None, TIMELINE, [_event(1)])) is tuple
+
+
+def test_a_spilled_sequence_holds_no_records() -> None:
+    spill = SpillFile()
+    kept = Spilled(spill, TIMELINE, [_event(i, f"ping {i}") for i in range(1000)])
+    assert spill.size > 0
+    assert not any(isinstance(r, TimelineEvent | tuple) for r in gc.get_referents(kept))
+
+
+def test_indexing_and_slicing_behave_like_a_tuple() -> None:
+    items = tuple(_event(i) for i in range(10))
+    kept = Spilled(SpillFile(), TIMELINE, items)
+    assert kept[0] == items[0] and kept[-1] == items[-1]
+    assert kept[2:5] == items[2:5] and kept[-3:] == items[-3:]
+    with pytest.raises(IndexError):
+        kept[10]
+    assert _event(3) in kept and _event(99) not in kept
+    assert kept != list(items) and kept != items[:-1]
+
+
+def test_copies_and_pickles_are_plain_tuples() -> None:
+    items = tuple(_event(i) for i in range(3))
+    kept = Spilled(SpillFile(), TIMELINE, items)
+    for copied in (copy.copy(kept), copy.deepcopy(kept), pickle.loads(pickle.dumps(kept))):
+        assert type(copied) is tuple and copied == items
+
+
+def test_only_a_few_decoded_sequences_are_remembered() -> None:
+    spill = SpillFile()
+    kept = [Spilled(spill, TIMELINE, [_event(i)]) for i in range(RECENT * 3)]
+    for sequence in kept:
+        assert len(list(sequence)) == 1
+    assert len(spill._recent) == RECENT
+
+
+def test_threads_read_the_same_records() -> None:
+    spill = SpillFile()
+    kept = [Spilled(spill, TIMELINE, [_event(i, str(j)) for j in range(50)]) for i in range(40)]
+    wrong: list[int] = []
+
+    def read() -> None:
+        for i, sequence in enumerate(kept):
+            if [e.ts_ns for e in sequence] != [i] * 50:
+                wrong.append(i)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong
+
+
+@pytest.mark.parametrize("name", ["many-clients.pcap", "browser-reload.pcap", "v2-binary.pcap"])
+def test_an_analysis_is_the_same_with_and_without_the_spill_file(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spilled_analysis = analyze(str(CAPTURES / name))
+    assert any(isinstance(s.timeline, Spilled) for s in spilled_analysis.sessions)
+    monkeypatch.setattr(analyzer.pipeline, "SpillFile", lambda: None)
+    kept_analysis = analyze(str(CAPTURES / name))
+    assert all(type(s.timeline) is tuple for s in kept_analysis.sessions)
+    assert spilled_analysis == kept_analysis
+    assert repr(spilled_analysis) == repr(kept_analysis)
