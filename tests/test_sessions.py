@@ -194,7 +194,11 @@ def test_slot_constructors_build_the_same_records() -> None:
     """The builder's cheap constructors make records equal to the dataclasses' own."""
     state = SessionState("sid", 4, None, None, 0)
     state.note(1, Side.CLIENT, Layer.EIO, "ping", "t", 3, "d")
-    assert state.timeline == [TimelineEvent(1, Side.CLIENT, Layer.EIO, "ping", "t", 3, "d")]
+    state.note(2, None, Layer.TCP, "tcp-end", "x")
+    assert state.freeze(None).timeline == (
+        TimelineEvent(1, Side.CLIENT, Layer.EIO, "ping", "t", 3, "d"),
+        TimelineEvent(2, None, Layer.TCP, "tcp-end", "x"),
+    )
     cases = [
         (make_heartbeat, Heartbeat, (Side.SERVER, 1, None, 2)),
         (make_conn_facts, ConnFacts, (4, "polling", 1, 2, "x", "SF", None, None, {}, 1, None)),

@@ -21,10 +21,12 @@ from analyzer.sessions.spill import (
     HEARTBEATS,
     RECENT,
     TIMELINE,
+    OlderRows,
     Spilled,
     SpillFile,
     spilled,
 )
+from analyzer.sessions.state import HEARTBEAT_CHUNK, TIMELINE_CHUNK, SessionState
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"
 SHARED = SpillFile()  # one file for the property tests: creating one per example is slow
@@ -101,14 +103,14 @@ def test_nothing_to_spill_or_nowhere_to_spill_stays_a_tuple() -> None:
 
 def test_a_spilled_sequence_holds_no_records() -> None:
     spill = SpillFile()
-    kept = Spilled(spill, TIMELINE, [_event(i, f"ping {i}") for i in range(1000)])
+    kept = Spilled(spill, TIMELINE, TIMELINE.rows([_event(i, f"ping {i}") for i in range(1000)]))
     assert spill.size > 0
     assert not any(isinstance(r, TimelineEvent | tuple) for r in gc.get_referents(kept))
 
 
 def test_indexing_and_slicing_behave_like_a_tuple() -> None:
     items = tuple(_event(i) for i in range(10))
-    kept = Spilled(SpillFile(), TIMELINE, items)
+    kept = Spilled(SpillFile(), TIMELINE, TIMELINE.rows(items))
     assert kept[0] == items[0] and kept[-1] == items[-1]
     assert kept[2:5] == items[2:5] and kept[-3:] == items[-3:]
     with pytest.raises(IndexError):
@@ -119,14 +121,14 @@ def test_indexing_and_slicing_behave_like_a_tuple() -> None:
 
 def test_copies_and_pickles_are_plain_tuples() -> None:
     items = tuple(_event(i) for i in range(3))
-    kept = Spilled(SpillFile(), TIMELINE, items)
+    kept = Spilled(SpillFile(), TIMELINE, TIMELINE.rows(items))
     for copied in (copy.copy(kept), copy.deepcopy(kept), pickle.loads(pickle.dumps(kept))):
         assert type(copied) is tuple and copied == items
 
 
 def test_only_a_few_decoded_sequences_are_remembered() -> None:
     spill = SpillFile()
-    kept = [Spilled(spill, TIMELINE, [_event(i)]) for i in range(RECENT * 3)]
+    kept = [Spilled(spill, TIMELINE, TIMELINE.rows([_event(i)])) for i in range(RECENT * 3)]
     for sequence in kept:
         assert len(list(sequence)) == 1
     assert len(spill._recent) == RECENT
@@ -134,7 +136,10 @@ def test_only_a_few_decoded_sequences_are_remembered() -> None:
 
 def test_threads_read_the_same_records() -> None:
     spill = SpillFile()
-    kept = [Spilled(spill, TIMELINE, [_event(i, str(j)) for j in range(50)]) for i in range(40)]
+    kept = [
+        Spilled(spill, TIMELINE, TIMELINE.rows([_event(i, str(j)) for j in range(50)]))
+        for i in range(40)
+    ]
     wrong: list[int] = []
 
     def read() -> None:
@@ -148,6 +153,41 @@ def test_threads_read_the_same_records() -> None:
     for thread in threads:
         thread.join()
     assert not wrong
+
+
+def _long_session(spill: SpillFile | None, max_timeline: int) -> SessionState:
+    """A session noting lines and heartbeats out of time order, as polling does."""
+    state = SessionState("sid", 4, None, None, 0, spill=spill, max_timeline=max_timeline)
+    for i in range(1, 2000):
+        ts = i * 10 - (7 if i % 3 == 0 else 0)
+        state.note(ts, Side.SERVER if i % 2 else None, Layer.EIO, "ping", f"line {i}", i % 5)
+        if i % 4 == 0:
+            state.add_heartbeat(Side.SERVER, ts - 15, ts if i % 8 else None, None)
+    return state
+
+
+@pytest.mark.parametrize("max_timeline", [20_000, 700])
+def test_an_open_session_keeps_only_its_newest_rows(max_timeline: int) -> None:
+    kept_state = _long_session(SpillFile(), max_timeline)
+    assert len(kept_state.timeline) <= TIMELINE_CHUNK + 1
+    assert len(kept_state.heartbeats) <= HEARTBEAT_CHUNK
+    assert kept_state.timeline_moved > 0
+    frozen = kept_state.freeze(None)
+    assert isinstance(frozen.timeline, Spilled)
+    assert frozen == _long_session(None, max_timeline).freeze(None)
+    assert [e.ts_ns for e in frozen.timeline] == sorted(e.ts_ns for e in frozen.timeline)
+    cut = max_timeline < 2000
+    assert (frozen.timeline[-1].kind == "timeline-cut") is cut
+    assert len(frozen.timeline) == (max_timeline if cut else 1999)
+
+
+def test_older_rows_come_back_in_the_order_they_were_added() -> None:
+    older = OlderRows(SpillFile())
+    rows = [(i, "x") for i in range(10)]
+    assert older.take(rows[:6], 2) == rows[4:6]
+    assert older.take([*rows[4:6], *rows[6:]], 0) == []
+    assert older.count == 10
+    assert older.joined([(10, "y")]) == [*rows, (10, "y")]
 
 
 @pytest.mark.parametrize("name", ["many-clients.pcap", "browser-reload.pcap", "v2-binary.pcap"])

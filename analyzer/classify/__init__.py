@@ -15,7 +15,6 @@ from analyzer.classify.crowd import (
 )
 from analyzer.classify.engine import decide
 from analyzer.classify.facts import gather
-from analyzer.classify.flavor import flavors_of
 from analyzer.classify.sockets import classify_sockets
 from analyzer.model import Evidence, Finding, Session, Verdict
 from analyzer.reasons import Cause
@@ -72,7 +71,7 @@ def _ended_at(j: Judged) -> int | None:
 
 
 def _verdict(j: Judged, previous: str | None, har: bool) -> Session:
-    flavors = flavors_of(j.session)
+    flavors = j.facts.flavors
     end = j.end
     client = None if flavors.raw_client else flavors.client.reason(end.client)
     # Evidence reads in the order things happened; undated observations close the list.

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from analyzer.classify.engine import EngineEnd
 from analyzer.classify.facts import SessionFacts, seconds
-from analyzer.classify.flavor import flavors_of
 from analyzer.core import NS_PER_S, Side
 from analyzer.model import Evidence, Session
 from analyzer.reasons import Cause, Outcome
@@ -77,7 +76,7 @@ def proxy_timeouts(judged: list[Judged]) -> list[Judged]:
 
 
 def _proxy(j: Judged) -> str | None:
-    return flavors_of(j.session).proxy
+    return j.facts.flavors.proxy
 
 
 def reloads(judged: list[Judged], page_loads: list[Observation]) -> None:

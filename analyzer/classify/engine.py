@@ -18,7 +18,6 @@ from analyzer.classify.facts import (
     fired_before,
     seconds,
 )
-from analyzer.classify.flavor import flavors_of
 from analyzer.core import Side
 from analyzer.model import Evidence, Layer
 from analyzer.reasons import Cause, Outcome
@@ -153,7 +152,7 @@ def _client_first(facts: SessionFacts, end: EngineEnd, act: Act) -> None:
 
 
 def _python_server(facts: SessionFacts) -> bool:
-    return flavors_of(facts.session).python_server
+    return facts.flavors.python_server
 
 
 def _client_own_reason(

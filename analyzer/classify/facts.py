@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from analyzer.classify.flavor import Flavors, flavors_of
 from analyzer.core import NS_PER_S, Side
 from analyzer.model import EngineClose, Heartbeat, Layer, Session, TimelineEvent
 
@@ -52,6 +53,7 @@ class SessionFacts:
     malformed: tuple[TimelineEvent, ...]
     interval_ns: int
     timeout_ns: int
+    flavors: Flavors  # which library each side runs; read once here, it scans the timeline
     har: bool = False  # no TCP, no close frames, only the messages the browser handled
 
     def first(self, side: Side, after_ns: int = 0) -> Act | None:
@@ -95,6 +97,7 @@ def gather(
         malformed,
         interval_ns,
         timeout_ns,
+        flavors_of(session),
         har,
     )
 

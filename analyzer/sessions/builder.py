@@ -17,7 +17,7 @@ from analyzer.sessions.core import MAX_RETRANSMIT_NOTES, SWEEP_EVERY_NS
 from analyzer.sessions.packets import note_acked
 from analyzer.sessions.polling import PollingHandling
 from analyzer.sessions.records import make_conn_facts
-from analyzer.sessions.state import SessionState
+from analyzer.sessions.state import ROW_KIND, SessionState
 from analyzer.sessions.websocket import WebSocketHandling
 from analyzer.transport import (
     ConnectionEnded,
@@ -133,7 +133,8 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
         state = self._state_of_conn(ev.conn)
         if state is None:
             return
-        notes = sum(1 for e in state.timeline[-MAX_RETRANSMIT_NOTES:] if e.kind == "retransmission")
+        recent = state.timeline[-MAX_RETRANSMIT_NOTES:]
+        notes = sum(1 for row in recent if row[ROW_KIND] == "retransmission")
         if notes < MAX_RETRANSMIT_NOTES:
             state.note(
                 ev.ts_ns,
@@ -179,7 +180,7 @@ class SessionBuilder(PollingHandling, WebSocketHandling):
         self._finished[state.sid] = state.closed_ns or state.last_seen_ns
         while len(self._finished) > 100_000:
             self._finished.popitem(last=False)
-        return state.freeze(end_ns, self._spill)
+        return state.freeze(end_ns)
 
 
 Handler = Callable[[SessionBuilder, Any], None]

@@ -16,7 +16,7 @@ from analyzer.limits import Limits
 from analyzer.model import Layer
 from analyzer.sessions.packets import apply_eio, describe
 from analyzer.sessions.spill import SpillFile
-from analyzer.sessions.state import ConnState, Observation, SessionState
+from analyzer.sessions.state import RECENT_ROWS, ConnState, Observation, SessionState
 from analyzer.transport import (
     WsOpened,
 )
@@ -24,7 +24,7 @@ from analyzer.transport import (
 LINGER_NS = 15 * NS_PER_S  # keep a closed session this long for late requests and TCP ends
 SWEEP_EVERY_NS = NS_PER_S
 MAX_CONNS_PER_SESSION = 512
-MAX_RETRANSMIT_NOTES = 50
+MAX_RETRANSMIT_NOTES = RECENT_ROWS  # counted among the lines an open session keeps at hand
 
 
 ENGINE_PARAMS = frozenset({"EIO", "transport", "t", "sid", "b64", "j"})
@@ -71,6 +71,7 @@ class BuilderCore:
             self._refused_sessions += 1
             return False
         state.max_timeline = self._limits.timeline_events
+        state.spill = self._spill
         state.sio_limits = (self._limits.sio_text_chars, self._limits.json_depth)
         self._sessions[state.sid] = state
         return True

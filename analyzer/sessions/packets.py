@@ -13,8 +13,7 @@ import sys
 from analyzer.core import Side
 from analyzer.engineio import EioPacket, EioPacketType
 from analyzer.errors import SioscopeError
-from analyzer.model import EngineClose, Heartbeat, Layer
-from analyzer.sessions.records import make_heartbeat
+from analyzer.model import EngineClose, Layer
 from analyzer.sessions.state import PendingPing, SessionState, SocketState
 from analyzer.socketio import (
     SioPacket,
@@ -98,7 +97,7 @@ def _ping(
     pending = state.pending_pings
     if len(pending) >= MAX_PENDING_PINGS:
         old = pending.pop(0)
-        state.heartbeats.append(Heartbeat(old.pinger, old.ts_ns, None, old.acked_ns))
+        state.add_heartbeat(old.pinger, old.ts_ns, None, old.acked_ns)
     pending.append(PendingPing(side, ts_ns, conn, end_offset))
     text = _PING_OVER.get(transport) or f"ping (2) over {transport}"
     state.note(ts_ns, side, _EIO, "ping", text, conn)
@@ -126,7 +125,7 @@ def _pong(
         state.note(ts_ns, side, _EIO, "pong", "pong (3) without a ping", conn)
         return
     pending.remove(ping)
-    state.heartbeats.append(make_heartbeat(pinger, ping.ts_ns, ts_ns, ping.acked_ns))
+    state.add_heartbeat(pinger, ping.ts_ns, ts_ns, ping.acked_ns)
     rtt_ms = (ts_ns - ping.ts_ns) / 1e6
     # Interned: sessions repeat the same few round trips, so they share the text.
     state.note(ts_ns, side, _EIO, "pong", sys.intern(f"pong (3) after {rtt_ms:.1f} ms"), conn)

@@ -20,14 +20,17 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
 from analyzer.core import Side
 from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
-from analyzer.sessions.records import make_conn_facts, make_heartbeat, slots_maker
+from analyzer.sessions.records import make_conn_facts, make_heartbeat, slot_setters
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
+
+RowsRef = tuple[int, int]  # offset and length of a blob of rows
 
 RECENT = 4  # decoded sequences kept: the classifier reads one session's parts a few times
 MARSHAL_VERSION = 4  # shares repeated string objects (the timeline's texts) within a blob
@@ -78,16 +81,52 @@ class SpillFile:
             while len(self._recent) > RECENT:
                 self._recent.popitem(last=False)
 
+    def put_rows(self, rows: Sequence[Row]) -> RowsRef:
+        """Store rows as one blob; where they are."""
+        blob = marshal.dumps(tuple(rows), MARSHAL_VERSION)
+        return (self.put(blob), len(blob))
+
+    def get_rows(self, ref: RowsRef) -> list[Row]:
+        return list(marshal.loads(self.get(*ref)))
+
     def close(self) -> None:
         self._file.close()
 
 
-class Codec(Generic[T]):
-    """How one record type becomes a row of marshallable values and back."""
+@dataclass(slots=True)
+class OlderRows:
+    """The older rows of a list an open session keeps growing, moved out a chunk at a time,
+    so a long-lived session holds only its newest rows in memory."""
 
-    def __init__(self, to_row: Callable[[T], Row], from_row: Callable[[Row], T]) -> None:
-        self.to_row = to_row
-        self.from_row = from_row
+    spill: SpillFile
+    refs: list[RowsRef] = field(default_factory=list)
+    count: int = 0
+
+    def take(self, rows: list[Any], keep: int) -> list[Any]:
+        """Move all but the newest `keep` of `rows` out; the rows kept."""
+        moved = rows[: len(rows) - keep]
+        self.refs.append(self.spill.put_rows(moved))
+        self.count += len(moved)
+        return rows[len(rows) - keep :]
+
+    def joined(self, newest: list[Any]) -> list[Any]:
+        """Every row in the order it was added: the ones moved out, then `newest`."""
+        rows: list[Any] = []
+        for ref in self.refs:
+            rows += self.spill.get_rows(ref)
+        return rows + newest
+
+
+class Codec(Generic[T]):
+    """How records of one type become rows of marshallable values, and back in bulk."""
+
+    def __init__(
+        self,
+        rows: Callable[[Sequence[T]], list[Row]],
+        records: Callable[[Sequence[Row]], tuple[T, ...]],
+    ) -> None:
+        self.rows = rows
+        self.records = records
 
 
 class Spilled(Sequence[T]):
@@ -95,19 +134,16 @@ class Spilled(Sequence[T]):
 
     __slots__ = ("_codec", "_count", "_length", "_offset", "_spill")
 
-    def __init__(self, spill: SpillFile, codec: Codec[T], items: Sequence[T]) -> None:
-        blob = marshal.dumps(tuple(map(codec.to_row, items)), MARSHAL_VERSION)
+    def __init__(self, spill: SpillFile, codec: Codec[T], rows: Sequence[Row]) -> None:
         self._spill = spill
         self._codec = codec
-        self._offset = spill.put(blob)
-        self._length = len(blob)
-        self._count = len(items)
+        self._offset, self._length = spill.put_rows(rows)
+        self._count = len(rows)
 
     def _items(self) -> tuple[T, ...]:
         items = self._spill.remembered(self._offset)
         if items is None:
-            rows = marshal.loads(self._spill.get(self._offset, self._length))
-            items = tuple(map(self._codec.from_row, rows))
+            items = self._codec.records(self._spill.get_rows((self._offset, self._length)))
             self._spill.remember(self._offset, items)
         return items
 
@@ -144,62 +180,99 @@ def spilled(spill: SpillFile | None, codec: Codec[T], items: Sequence[T]) -> Seq
     """`items` as a tuple in memory, or spilled when there is a file and anything to spill."""
     if spill is None or not items:
         return tuple(items)
-    return Spilled(spill, codec, items)
+    return Spilled(spill, codec, codec.rows(items))
+
+
+def spilled_rows(spill: SpillFile | None, codec: Codec[T], rows: Sequence[Row]) -> Sequence[T]:
+    """Records kept as rows from the start: spilled as they are, or decoded into a tuple."""
+    if spill is None or not rows:
+        return codec.records(rows)
+    return Spilled(spill, codec, rows)
 
 
 # -- the codecs of the three bulky parts of a session ------------------------------------
+# Rows name sides and layers by their values (an attribute read; hashing an enum member
+# runs Python code). Decoding runs as one loop per sequence, since a call per record would
+# cost as much as the record itself.
 
-_SIDES: tuple[Side | None, ...] = (None, Side.CLIENT, Side.SERVER)
-_SIDE_CODES = {side: code for code, side in enumerate(_SIDES)}
-_LAYERS = tuple(Layer)
-_LAYER_CODES = {layer: code for code, layer in enumerate(_LAYERS)}
-_make_event = slots_maker(TimelineEvent)
-
-
-def _event_row(e: TimelineEvent) -> Row:
-    return (e.ts_ns, _SIDE_CODES[e.side], _LAYER_CODES[e.layer], e.kind, e.text, e.conn, e.detail)
-
-
-def _event(row: Row) -> TimelineEvent:
-    ts_ns, side, layer, kind, text, conn, detail = row
-    return _make_event(ts_ns, _SIDES[side], _LAYERS[layer], kind, text, conn, detail)
+SIDE_OF: dict[str | None, Side | None] = {None: None, **{s.value: s for s in Side}}
+LAYER_OF = {layer.value: layer for layer in Layer}
+_EVENT_SETTERS = slot_setters(
+    TimelineEvent, "ts_ns", "side", "layer", "kind", "text", "conn", "detail"
+)
 
 
-def _heartbeat_row(h: Heartbeat) -> Row:
-    return (_SIDE_CODES[h.pinger], h.ping_ns, h.pong_ns, h.ping_acked_ns)
+def side_value(side: Side | None) -> str | None:
+    return None if side is None else side._value_
 
 
-def _heartbeat(row: Row) -> Heartbeat:
-    pinger, ping_ns, pong_ns, acked_ns = row
-    return make_heartbeat(_SIDES[pinger], ping_ns, pong_ns, acked_ns)
+def event_row(e: TimelineEvent) -> Row:
+    """The timeline's row: `SessionState` keeps its lines in this form while it runs."""
+    return (e.ts_ns, side_value(e.side), e.layer._value_, e.kind, e.text, e.conn, e.detail)
 
 
-def _conn_row(c: ConnFacts) -> Row:
-    counts = tuple((_SIDE_CODES[side], n) for side, n in c.retransmissions.items())
-    return (
-        c.conn,
-        c.transport,
-        c.opened_ns,
-        c.ended_ns,
-        c.end,
-        c.conn_state,
-        _SIDE_CODES[c.first_fin],
-        _SIDE_CODES[c.first_rst],
-        counts,
-        c.fin_ns,
-        c.rst_ns,
-    )
+def _events(rows: Sequence[Row]) -> tuple[TimelineEvent, ...]:
+    new, cls, sides, layers = object.__new__, TimelineEvent, SIDE_OF, LAYER_OF
+    set_ts, set_side, set_layer, set_kind, set_text, set_conn, set_detail = _EVENT_SETTERS
+    events = []
+    for ts_ns, side, layer, kind, text, conn, detail in rows:
+        event = new(cls)
+        set_ts(event, ts_ns)
+        set_side(event, sides[side])
+        set_layer(event, layers[layer])
+        set_kind(event, kind)
+        set_text(event, text)
+        set_conn(event, conn)
+        set_detail(event, detail)
+        events.append(event)
+    return tuple(events)
 
 
-def _conn(row: Row) -> ConnFacts:
-    conn, transport, opened, ended, end, state, fin, rst, counts, fin_ns, rst_ns = row
-    retransmissions = {_SIDES[side]: n for side, n in counts}
-    return make_conn_facts(
-        conn, transport, opened, ended, end, state, _SIDES[fin], _SIDES[rst],
-        retransmissions, fin_ns, rst_ns,
-    )  # fmt: skip
+def heartbeat_row(pinger: Side, ping_ns: int, pong_ns: int | None, acked_ns: int | None) -> Row:
+    """A heartbeat's row: `SessionState` keeps them in this form while it runs."""
+    return (pinger._value_, ping_ns, pong_ns, acked_ns)
 
 
-TIMELINE: Codec[TimelineEvent] = Codec(_event_row, _event)
-HEARTBEATS: Codec[Heartbeat] = Codec(_heartbeat_row, _heartbeat)
-CONNECTIONS: Codec[ConnFacts] = Codec(_conn_row, _conn)
+def _heartbeat_rows(beats: Sequence[Heartbeat]) -> list[Row]:
+    return [(h.pinger._value_, h.ping_ns, h.pong_ns, h.ping_acked_ns) for h in beats]
+
+
+def _heartbeats(rows: Sequence[Row]) -> tuple[Heartbeat, ...]:
+    sides, make = SIDE_OF, make_heartbeat
+    return tuple([make(sides[pinger], ping, pong, acked) for pinger, ping, pong, acked in rows])
+
+
+def _conn_rows(conns: Sequence[ConnFacts]) -> list[Row]:
+    return [
+        (
+            c.conn,
+            c.transport,
+            c.opened_ns,
+            c.ended_ns,
+            c.end,
+            c.conn_state,
+            side_value(c.first_fin),
+            side_value(c.first_rst),
+            tuple((side._value_, n) for side, n in c.retransmissions.items()),
+            c.fin_ns,
+            c.rst_ns,
+        )
+        for c in conns
+    ]
+
+
+def _conns(rows: Sequence[Row]) -> tuple[ConnFacts, ...]:
+    sides, make = SIDE_OF, make_conn_facts
+    conns = []
+    for conn, transport, opened, ended, end, state, fin, rst, counts, fin_ns, rst_ns in rows:
+        retransmissions = {sides[side]: n for side, n in counts}
+        conns.append(
+            make(conn, transport, opened, ended, end, state, sides[fin], sides[rst],
+                 retransmissions, fin_ns, rst_ns)
+        )  # fmt: skip
+    return tuple(conns)
+
+
+TIMELINE: Codec[TimelineEvent] = Codec(lambda events: list(map(event_row, events)), _events)
+HEARTBEATS: Codec[Heartbeat] = Codec(_heartbeat_rows, _heartbeats)
+CONNECTIONS: Codec[ConnFacts] = Codec(_conn_rows, _conns)

@@ -7,30 +7,43 @@ sees them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from operator import attrgetter
+from operator import itemgetter
+from typing import Any
 
 from analyzer.core import Endpoint, Side
 from analyzer.model import (
     ConnFacts,
     EngineClose,
-    Heartbeat,
     HttpFailure,
     Layer,
     NamespaceSocket,
     Session,
-    TimelineEvent,
 )
-from analyzer.sessions.records import slot_setters
-from analyzer.sessions.spill import CONNECTIONS, HEARTBEATS, TIMELINE, SpillFile, spilled
+from analyzer.sessions.spill import (
+    CONNECTIONS,
+    HEARTBEATS,
+    TIMELINE,
+    OlderRows,
+    SpillFile,
+    heartbeat_row,
+    spilled,
+    spilled_rows,
+)
 from analyzer.socketio import BinaryAssembler
 
 MAX_TIMELINE = 20_000  # per session; past it the timeline says it was cut
 MAX_DETAIL = 600  # characters of a packet kept for the detail view
 
-_new_object = object.__new__
-_set_ts_ns, _set_side, _set_layer, _set_kind, _set_text, _set_conn, _set_detail = slot_setters(
-    TimelineEvent, "ts_ns", "side", "layer", "kind", "text", "conn", "detail"
-)
+# A timeline line is kept as a row (see `spill.event_row`) until the session is frozen: a
+# tuple costs a fraction of a record, and it is what the spill file stores anyway.
+TimelineRow = tuple[int, str | None, str, str, str, int | None, str]
+HeartbeatRow = tuple[str, int, int | None, int | None]  # see `spill.heartbeat_row`
+ROW_KIND = 3
+# An open session with a spill file keeps only its newest rows in memory: past a chunk, the
+# older ones are moved out. The builder looks back at the last RECENT_ROWS timeline lines.
+TIMELINE_CHUNK = 100
+RECENT_ROWS = 50
+HEARTBEAT_CHUNK = 50
 
 
 @dataclass(slots=True)
@@ -103,12 +116,13 @@ class SessionState:
     max_payload: int | None = None
     user_agent: str | None = None
     sockets: list[SocketState] = field(default_factory=list)
-    heartbeats: list[Heartbeat] = field(default_factory=list)
+    heartbeats: list[HeartbeatRow] = field(default_factory=list)
     pending_pings: list[PendingPing] = field(default_factory=list)
     closes: list[EngineClose] = field(default_factory=list)
     http_failures: list[HttpFailure] = field(default_factory=list)
     conns: dict[int, ConnState] = field(default_factory=dict)
-    timeline: list[TimelineEvent] = field(default_factory=list)
+    timeline: list[TimelineRow] = field(default_factory=list)
+    timeline_moved: int = 0  # lines moved to the spill file
     timeline_cut: bool = False
     upgrade_failed: bool = False
     query: tuple[tuple[str, str], ...] = ()
@@ -117,6 +131,9 @@ class SessionState:
     awaiting_ack: list[tuple[int, int, Side, int]] = field(default_factory=list)
     max_timeline: int = MAX_TIMELINE
     sio_limits: tuple[int, int] = (16 * 1024 * 1024, 200)  # text characters, JSON depth
+    spill: SpillFile | None = None  # where older rows and, once frozen, the bulky parts go
+    older_timeline: OlderRows | None = None
+    older_heartbeats: OlderRows | None = None
 
     def add_close(self, close: EngineClose, end_offset: int) -> None:
         """Record a close; remember its stream offset to learn when the peer ACKs it."""
@@ -153,21 +170,33 @@ class SessionState:
     ) -> None:
         """Append a timeline line, bounded so a chatty session cannot exhaust memory."""
         timeline = self.timeline
-        if len(timeline) >= self.max_timeline - 1:  # the last line says it was cut
+        count = len(timeline)
+        if count + self.timeline_moved >= self.max_timeline - 1:  # the last line says it was cut
             self.timeline_cut = True
             return
         if len(detail) > MAX_DETAIL:
             detail = detail[:MAX_DETAIL]
-        # make_timeline_event, inlined: one Python call less for each of the many lines.
-        event = _new_object(TimelineEvent)
-        _set_ts_ns(event, ts_ns)
-        _set_side(event, side)
-        _set_layer(event, layer)
-        _set_kind(event, kind)
-        _set_text(event, text)
-        _set_conn(event, conn)
-        _set_detail(event, detail)
-        timeline.append(event)
+        side_value = None if side is None else side._value_  # spill.side_value, inlined
+        timeline.append((ts_ns, side_value, layer._value_, kind, text, conn, detail))
+        if count >= TIMELINE_CHUNK and self.spill is not None:
+            self._move_out_timeline()
+
+    def _move_out_timeline(self) -> None:
+        assert self.spill is not None
+        if self.older_timeline is None:
+            self.older_timeline = OlderRows(self.spill)
+        self.timeline = self.older_timeline.take(self.timeline, RECENT_ROWS)
+        self.timeline_moved = self.older_timeline.count
+
+    def add_heartbeat(
+        self, pinger: Side, ping_ns: int, pong_ns: int | None, acked_ns: int | None
+    ) -> None:
+        beats = self.heartbeats
+        beats.append((pinger._value_, ping_ns, pong_ns, acked_ns))
+        if len(beats) >= HEARTBEAT_CHUNK and self.spill is not None:
+            if self.older_heartbeats is None:
+                self.older_heartbeats = OlderRows(self.spill)
+            self.heartbeats = self.older_heartbeats.take(beats, 0)
 
     def socket_for(self, nsp: str) -> SocketState:
         """The newest socket of a namespace, or a new one when the last one has ended."""
@@ -191,28 +220,23 @@ class SessionState:
             self.closed_ns = ts_ns
             self.close_sign = sign
 
-    def freeze(self, capture_end_ns: int | None, spill: SpillFile | None = None) -> Session:
-        """The finished record; its timeline, heartbeats and connections go to `spill`."""
-        heartbeats = list(self.heartbeats)
+    def freeze(self, capture_end_ns: int | None) -> Session:
+        """The finished record; its timeline, heartbeats and connections go to the spill file."""
+        heartbeats = _joined(self.older_heartbeats, self.heartbeats)
         heartbeats.extend(
-            Heartbeat(p.pinger, p.ts_ns, None, p.acked_ns) for p in self.pending_pings
+            heartbeat_row(p.pinger, p.ts_ns, None, p.acked_ns) for p in self.pending_pings
         )
-        heartbeats.sort(key=attrgetter("ping_ns"))  # attrgetter: no Python call per item
+        heartbeats.sort(key=itemgetter(1))  # by ping time, stable
         if self.closed_ns is not None:
             for sock in self.sockets:
                 if sock.is_open:
                     sock.disconnected_ns = self.closed_ns
-        timeline = sorted(self.timeline, key=attrgetter("ts_ns"))
+        timeline = _joined(self.older_timeline, self.timeline)
+        timeline.sort(key=itemgetter(0))  # by time, stable
         if self.timeline_cut:
-            timeline.append(
-                TimelineEvent(
-                    timeline[-1].ts_ns if timeline else self.opened_ns,
-                    None,
-                    Layer.EIO,
-                    "timeline-cut",
-                    f"timeline cut after {len(timeline)} events",
-                )
-            )
+            last_ns = timeline[-1][0] if timeline else self.opened_ns
+            text = f"timeline cut after {len(timeline)} events"
+            timeline.append((last_ns, None, Layer.EIO.value, "timeline-cut", text, None, ""))
         return Session(
             sid=self.sid,
             eio=self.eio,
@@ -227,13 +251,15 @@ class SessionState:
             ping_timeout_ms=self.ping_timeout_ms,
             max_payload=self.max_payload,
             sockets=tuple(s.freeze() for s in self.sockets),
-            heartbeats=spilled(spill, HEARTBEATS, heartbeats),
+            heartbeats=spilled_rows(self.spill, HEARTBEATS, heartbeats),
             closes=tuple(self.closes),
             http_failures=tuple(self.http_failures),
             connections=spilled(
-                spill, CONNECTIONS, [c.facts or _open_conn_facts(c) for c in self.conns.values()]
+                self.spill,
+                CONNECTIONS,
+                [c.facts or _open_conn_facts(c) for c in self.conns.values()],
             ),
-            timeline=spilled(spill, TIMELINE, timeline),
+            timeline=spilled_rows(self.spill, TIMELINE, timeline),
             user_agent=self.user_agent,
             open_at_capture_end=self.closed_ns is None,
             upgrade_failed=self.upgrade_failed,
@@ -242,6 +268,10 @@ class SessionState:
             query=self.query,
             server_software=self.server_software,
         )
+
+
+def _joined(older: OlderRows | None, newest: list[Any]) -> list[Any]:
+    return older.joined(newest) if older is not None else list(newest)
 
 
 def _open_conn_facts(conn: ConnState) -> ConnFacts:
