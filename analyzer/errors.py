@@ -33,5 +33,9 @@ class UsageError(SioscopeError):
     """The command line asks for something impossible."""
 
 
+class ResourceError(SioscopeError):
+    """The machine refused something the analysis needs, such as temporary file space."""
+
+
 class DecodeError(SioscopeError):
     """A parser met bytes it cannot decode. Layers turn it into a Diagnostic."""

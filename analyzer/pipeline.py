@@ -58,12 +58,16 @@ def _analyze(
     limits = limits or Limits()
     builder = SessionBuilder(limits=limits, spill=SpillFile())
     sessions: list[Session] = []
+    observed = ObservationTally()
 
     def collect(done: Iterable[Session]) -> None:
         for session in done:
             sessions.append(session)
             if on_session is not None:
                 on_session(session)
+        if builder.observations:  # tallied as they come: a lossy capture makes thousands
+            observed.add(builder.observations)
+            builder.observations.clear()
 
     if fmt is CaptureFormat.HAR:
         har = read_har(path, max_bytes=limits.har_bytes)
@@ -99,15 +103,13 @@ def _analyze(
     diagnostics.extend(builder.diagnostics)
     sessions.sort(key=lambda s: (s.opened_ns, s.sid))
     end_ns = info.last_ts_ns or max((s.last_seen_ns for s in sessions), default=0)
-    page_loads = [o for o in builder.observations if o.kind == "page-load"]
     judged, crowd_findings = classify(
-        sessions, end_ns, har=fmt is CaptureFormat.HAR, page_loads=page_loads
+        sessions, end_ns, har=fmt is CaptureFormat.HAR, page_loads=observed.page_loads
     )
-    observations = [o for o in builder.observations if o.kind != "page-load"]
     return Analysis(
         info=info,
         sessions=tuple(judged),
-        findings=tuple(merge_findings(findings_from(observations) + crowd_findings)),
+        findings=tuple(merge_findings(observed.findings() + crowd_findings)),
         diagnostics=tuple(diagnostics),
         tls_connections=tls,
     )
@@ -192,17 +194,45 @@ def merge_findings(findings: list[Finding]) -> list[Finding]:
 
 def findings_from(observations: list[Observation]) -> list[Finding]:
     """Group capture-level observations by kind, naming the sessions they touch."""
-    by_kind: dict[str, list[Observation]] = {}
-    for obs in observations:
-        by_kind.setdefault(obs.kind, []).append(obs)
-    findings = []
-    for kind, items in sorted(by_kind.items()):
-        sids = tuple(dict.fromkeys(o.sid for o in items if o.sid))
-        evidence = tuple(o.text for o in items[:5])
-        if len(items) > 5:
-            evidence += (f"... and {len(items) - 5} more",)
-        findings.append(Finding(kind, len(items), sids, evidence))
-    return findings
+    tally = ObservationTally()
+    tally.add(observations)
+    return tally.findings()
+
+
+EVIDENCE_PER_FINDING = 5
+
+
+class ObservationTally:
+    """Capture-level observations, counted by kind as they come instead of kept one by one.
+
+    Page loads are kept whole: the classifier matches them against sessions' ends."""
+
+    def __init__(self) -> None:
+        self.page_loads: list[Observation] = []
+        self._counts: dict[str, int] = {}
+        self._sids: dict[str, dict[str, None]] = {}  # by kind, in order of first mention
+        self._texts: dict[str, list[str]] = {}  # the first few, by kind
+
+    def add(self, observations: Iterable[Observation]) -> None:
+        for obs in observations:
+            if obs.kind == "page-load":
+                self.page_loads.append(obs)
+                continue
+            self._counts[obs.kind] = self._counts.get(obs.kind, 0) + 1
+            if obs.sid:
+                self._sids.setdefault(obs.kind, {})[obs.sid] = None
+            texts = self._texts.setdefault(obs.kind, [])
+            if len(texts) < EVIDENCE_PER_FINDING:
+                texts.append(obs.text)
+
+    def findings(self) -> list[Finding]:
+        findings = []
+        for kind, count in sorted(self._counts.items()):
+            evidence = tuple(self._texts[kind])
+            if count > EVIDENCE_PER_FINDING:
+                evidence += (f"... and {count - EVIDENCE_PER_FINDING} more",)
+            findings.append(Finding(kind, count, tuple(self._sids.get(kind, ())), evidence))
+        return findings
 
 
 def file_size(path: str) -> int:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import errno
 import gc
+import os
 import pickle
+import tempfile
 import threading
 from pathlib import Path
 
@@ -13,7 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import analyzer.pipeline
+from analyzer.cli import main
 from analyzer.core import Side
+from analyzer.errors import ResourceError
 from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
 from analyzer.pipeline import analyze
 from analyzer.sessions.spill import (
@@ -201,3 +206,28 @@ def test_an_analysis_is_the_same_with_and_without_the_spill_file(
     assert all(type(s.timeline) is tuple for s in kept_analysis.sessions)
     assert spilled_analysis == kept_analysis
     assert repr(spilled_analysis) == repr(kept_analysis)
+
+
+def test_an_unusable_temporary_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ResourceError, match="set TMPDIR"):
+        SpillFile(str(tmp_path / "missing"))
+
+
+def test_a_full_disk_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    spill = SpillFile()
+
+    def full(*args: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(ResourceError, match="No space left"):
+        spill.put_rows([(1, "x")])
+
+
+def test_the_cli_reports_an_unusable_temporary_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    assert main(["analyze", str(CAPTURES / "namespaces.pcap")]) == 2
+    err = capsys.readouterr().err
+    assert "set TMPDIR" in err and "Traceback" not in err

@@ -1,15 +1,18 @@
-"""Finished sessions' bulky parts, kept in a temporary file instead of memory.
+"""Sessions' bulky parts, kept in a temporary file instead of memory.
 
-A long capture ends hundreds of thousands of timeline lines, heartbeats and connection
-records into sessions that are finished long before the report is written. Held as
-objects, they made memory grow with the capture's length. Each finished session's
-timeline, heartbeats and connections are written to one anonymous temporary file as
-plain marshalled rows instead, and come back as records when read: a `Spilled` sequence
-is a read-only sequence that equals, hashes and prints as the tuple it stands for. Memory
-then follows the number of open sessions (plus a few bytes per finished one).
+Timeline lines, heartbeats and connection records grow with a capture's length: held as
+objects until the report is written, they made memory grow with the file. Instead they
+go, as plain marshalled rows, to one anonymous temporary file per analysis:
 
-The file is deleted by the system as soon as it is closed, which happens when the last
-session pointing into it is gone.
+- an open session keeps only its newest rows in memory (`OlderRows` holds where the older
+  ones went), so a session that runs for hours costs no more than one that just began;
+- a finished session's timeline, heartbeats and connections are written out whole, and a
+  `Spilled` sequence reads them back as records when they are used. It equals, hashes and
+  prints as the tuple it stands for.
+
+Memory then follows the number of open sessions, plus a few bytes per finished one. The
+system deletes the file once it is closed, which happens when the last session pointing
+into it is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
 from analyzer.core import Side
+from analyzer.errors import ResourceError
 from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
 from analyzer.sessions.records import make_conn_facts, make_heartbeat, slot_setters
 
@@ -40,7 +44,11 @@ class SpillFile:
     """An append-only anonymous file of blobs, readable at any offset from any thread."""
 
     def __init__(self, directory: str | None = None) -> None:
-        self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed with self
+        self._place = directory or tempfile.gettempdir()
+        try:
+            self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed with self
+        except OSError as exc:
+            raise self._refused(exc) from None
         self._fd = self._file.fileno()
         self._end = 0
         self._lock = threading.Lock()
@@ -56,16 +64,22 @@ class SpillFile:
         with self._lock:
             offset = self._end
             view = memoryview(blob)
-            while view:
-                written = os.pwrite(self._fd, view, offset + len(blob) - len(view))
-                view = view[written:]
+            try:
+                while view:
+                    written = os.pwrite(self._fd, view, offset + len(blob) - len(view))
+                    view = view[written:]
+            except OSError as exc:  # typically a full disk
+                raise self._refused(exc) from None
             self._end += len(blob)
             return offset
 
     def get(self, offset: int, length: int) -> bytes:
-        data = os.pread(self._fd, length, offset)
+        try:
+            data = os.pread(self._fd, length, offset)
+        except OSError as exc:
+            raise self._refused(exc) from None
         if len(data) != length:
-            raise OSError(f"spill file cut short at offset {offset}")
+            raise ResourceError(f"the temporary session file lost data at offset {offset}")
         return data
 
     def remembered(self, offset: int) -> tuple[Any, ...] | None:
@@ -89,8 +103,11 @@ class SpillFile:
     def get_rows(self, ref: RowsRef) -> list[Row]:
         return list(marshal.loads(self.get(*ref)))
 
-    def close(self) -> None:
-        self._file.close()
+    def _refused(self, exc: OSError) -> ResourceError:
+        return ResourceError(
+            f"cannot use a temporary file in {self._place} for the sessions' timelines: "
+            f"{exc.strerror} (set TMPDIR to a writable directory with free space)"
+        )
 
 
 @dataclass(slots=True)
