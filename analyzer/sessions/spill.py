@@ -24,12 +24,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Generic, TypeVar, overload
 
 from analyzer.core import Side
 from analyzer.errors import ResourceError
 from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
-from analyzer.sessions.records import make_conn_facts, make_heartbeat, slot_setters
+from analyzer.sessions.records import make_conn_facts, slot_setters
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -113,25 +114,47 @@ class SpillFile:
 @dataclass(slots=True)
 class OlderRows:
     """The older rows of a list an open session keeps growing, moved out a chunk at a time,
-    so a long-lived session holds only its newest rows in memory."""
+    so a long-lived session holds only its newest rows in memory.
+
+    The finished list is sorted by one column (time), stably. Each chunk is sorted as it
+    goes out; while every chunk's rows come no earlier than the chunk before, the chunks
+    need no second writing: they are already the sorted list's beginning.
+    """
 
     spill: SpillFile
+    key: int  # the column the finished list is sorted by
     refs: list[RowsRef] = field(default_factory=list)
     count: int = 0
+    latest: int | None = None  # the largest key moved out so far
+    in_order: bool = True
 
     def take(self, rows: list[Any], keep: int) -> list[Any]:
         """Move all but the newest `keep` of `rows` out; the rows kept."""
-        moved = rows[: len(rows) - keep]
+        moved = sorted(rows[: len(rows) - keep], key=itemgetter(self.key))
+        self._follows(moved[0][self.key])
+        self.latest = moved[-1][self.key]
         self.refs.append(self.spill.put_rows(moved))
         self.count += len(moved)
         return rows[len(rows) - keep :]
 
-    def joined(self, newest: list[Any]) -> list[Any]:
-        """Every row in the order it was added: the ones moved out, then `newest`."""
+    def sorted_with(self, newest: list[Any]) -> tuple[list[RowsRef], list[Any]]:
+        """Every row sorted by the key, stably: the chunks' places when they can stay as
+        written, then the remaining rows in memory (all of them when the chunks cannot)."""
+        rest = sorted(newest, key=itemgetter(self.key))
+        if rest:
+            self._follows(rest[0][self.key])
+        if self.in_order:
+            return list(self.refs), rest
         rows: list[Any] = []
         for ref in self.refs:
             rows += self.spill.get_rows(ref)
-        return rows + newest
+        rows += newest
+        rows.sort(key=itemgetter(self.key))
+        return [], rows
+
+    def _follows(self, first: int) -> None:
+        if self.latest is not None and first < self.latest:
+            self.in_order = False
 
 
 class Codec(Generic[T]):
@@ -147,21 +170,32 @@ class Codec(Generic[T]):
 
 
 class Spilled(Sequence[T]):
-    """A tuple of records kept in a `SpillFile`; read back (and decoded) on access."""
+    """A tuple of records kept in a `SpillFile` as one or more blobs of rows; read back
+    (and decoded) on access."""
 
-    __slots__ = ("_codec", "_count", "_length", "_offset", "_spill")
+    __slots__ = ("_codec", "_count", "_refs", "_spill")
 
-    def __init__(self, spill: SpillFile, codec: Codec[T], rows: Sequence[Row]) -> None:
+    def __init__(
+        self, spill: SpillFile, codec: Codec[T], refs: Sequence[RowsRef], count: int
+    ) -> None:
         self._spill = spill
         self._codec = codec
-        self._offset, self._length = spill.put_rows(rows)
-        self._count = len(rows)
+        self._refs = tuple(refs)
+        self._count = count
+
+    @classmethod
+    def write(cls, spill: SpillFile, codec: Codec[T], rows: Sequence[Row]) -> Spilled[T]:
+        return cls(spill, codec, [spill.put_rows(rows)], len(rows))
 
     def _items(self) -> tuple[T, ...]:
-        items = self._spill.remembered(self._offset)
+        first = self._refs[0][0]  # the first blob's offset names the sequence
+        items = self._spill.remembered(first)
         if items is None:
-            items = self._codec.records(self._spill.get_rows((self._offset, self._length)))
-            self._spill.remember(self._offset, items)
+            rows = self._spill.get_rows(self._refs[0])
+            for ref in self._refs[1:]:
+                rows += self._spill.get_rows(ref)
+            items = self._codec.records(rows)
+            self._spill.remember(first, items)
         return items
 
     def __len__(self) -> int:
@@ -197,14 +231,22 @@ def spilled(spill: SpillFile | None, codec: Codec[T], items: Sequence[T]) -> Seq
     """`items` as a tuple in memory, or spilled when there is a file and anything to spill."""
     if spill is None or not items:
         return tuple(items)
-    return Spilled(spill, codec, codec.rows(items))
+    return Spilled.write(spill, codec, codec.rows(items))
 
 
-def spilled_rows(spill: SpillFile | None, codec: Codec[T], rows: Sequence[Row]) -> Sequence[T]:
-    """Records kept as rows from the start: spilled as they are, or decoded into a tuple."""
-    if spill is None or not rows:
+def spilled_rows(
+    spill: SpillFile | None,
+    codec: Codec[T],
+    rows: Sequence[Row],
+    older: Sequence[RowsRef] = (),
+    older_count: int = 0,
+) -> Sequence[T]:
+    """Records kept as rows from the start: `older` blobs already written (`older_count`
+    rows), then `rows`; spilled, or decoded into a tuple when there is no file."""
+    if spill is None or (not rows and not older):
         return codec.records(rows)
-    return Spilled(spill, codec, rows)
+    refs = [*older, spill.put_rows(rows)] if rows else older
+    return Spilled(spill, codec, refs, older_count + len(rows))
 
 
 # -- the codecs of the three bulky parts of a session ------------------------------------
@@ -214,6 +256,7 @@ def spilled_rows(spill: SpillFile | None, codec: Codec[T], rows: Sequence[Row]) 
 
 SIDE_OF: dict[str | None, Side | None] = {None: None, **{s.value: s for s in Side}}
 LAYER_OF = {layer.value: layer for layer in Layer}
+_HEARTBEAT_SETTERS = slot_setters(Heartbeat, "pinger", "ping_ns", "pong_ns", "ping_acked_ns")
 _EVENT_SETTERS = slot_setters(
     TimelineEvent, "ts_ns", "side", "layer", "kind", "text", "conn", "detail"
 )
@@ -255,8 +298,17 @@ def _heartbeat_rows(beats: Sequence[Heartbeat]) -> list[Row]:
 
 
 def _heartbeats(rows: Sequence[Row]) -> tuple[Heartbeat, ...]:
-    sides, make = SIDE_OF, make_heartbeat
-    return tuple([make(sides[pinger], ping, pong, acked) for pinger, ping, pong, acked in rows])
+    new, cls, sides = object.__new__, Heartbeat, SIDE_OF
+    set_pinger, set_ping, set_pong, set_acked = _HEARTBEAT_SETTERS
+    beats = []
+    for pinger, ping_ns, pong_ns, acked_ns in rows:
+        beat = new(cls)
+        set_pinger(beat, sides[pinger])
+        set_ping(beat, ping_ns)
+        set_pong(beat, pong_ns)
+        set_acked(beat, acked_ns)
+        beats.append(beat)
+    return tuple(beats)
 
 
 def _conn_rows(conns: Sequence[ConnFacts]) -> list[Row]:

@@ -24,6 +24,7 @@ from analyzer.sessions.spill import (
     HEARTBEATS,
     TIMELINE,
     OlderRows,
+    RowsRef,
     SpillFile,
     heartbeat_row,
     spilled,
@@ -184,7 +185,7 @@ class SessionState:
     def _move_out_timeline(self) -> None:
         assert self.spill is not None
         if self.older_timeline is None:
-            self.older_timeline = OlderRows(self.spill)
+            self.older_timeline = OlderRows(self.spill, key=0)
         self.timeline = self.older_timeline.take(self.timeline, RECENT_ROWS)
         self.timeline_moved = self.older_timeline.count
 
@@ -195,7 +196,7 @@ class SessionState:
         beats.append((pinger._value_, ping_ns, pong_ns, acked_ns))
         if len(beats) >= HEARTBEAT_CHUNK and self.spill is not None:
             if self.older_heartbeats is None:
-                self.older_heartbeats = OlderRows(self.spill)
+                self.older_heartbeats = OlderRows(self.spill, key=1)
             self.heartbeats = self.older_heartbeats.take(beats, 0)
 
     def socket_for(self, nsp: str) -> SocketState:
@@ -222,21 +223,21 @@ class SessionState:
 
     def freeze(self, capture_end_ns: int | None) -> Session:
         """The finished record; its timeline, heartbeats and connections go to the spill file."""
-        heartbeats = _joined(self.older_heartbeats, self.heartbeats)
-        heartbeats.extend(
+        unanswered = [
             heartbeat_row(p.pinger, p.ts_ns, None, p.acked_ns) for p in self.pending_pings
+        ]
+        beat_refs, beats, beats_moved = _sorted(
+            self.older_heartbeats, [*self.heartbeats, *unanswered], 1
         )
-        heartbeats.sort(key=itemgetter(1))  # by ping time, stable
         if self.closed_ns is not None:
             for sock in self.sockets:
                 if sock.is_open:
                     sock.disconnected_ns = self.closed_ns
-        timeline = _joined(self.older_timeline, self.timeline)
-        timeline.sort(key=itemgetter(0))  # by time, stable
+        line_refs, lines, lines_moved = _sorted(self.older_timeline, self.timeline, 0)
         if self.timeline_cut:
-            last_ns = timeline[-1][0] if timeline else self.opened_ns
-            text = f"timeline cut after {len(timeline)} events"
-            timeline.append((last_ns, None, Layer.EIO.value, "timeline-cut", text, None, ""))
+            last_ns = lines[-1][0] if lines else self.opened_ns
+            text = f"timeline cut after {lines_moved + len(lines)} events"
+            lines.append((last_ns, None, Layer.EIO.value, "timeline-cut", text, None, ""))
         return Session(
             sid=self.sid,
             eio=self.eio,
@@ -251,7 +252,7 @@ class SessionState:
             ping_timeout_ms=self.ping_timeout_ms,
             max_payload=self.max_payload,
             sockets=tuple(s.freeze() for s in self.sockets),
-            heartbeats=spilled_rows(self.spill, HEARTBEATS, heartbeats),
+            heartbeats=spilled_rows(self.spill, HEARTBEATS, beats, beat_refs, beats_moved),
             closes=tuple(self.closes),
             http_failures=tuple(self.http_failures),
             connections=spilled(
@@ -259,7 +260,7 @@ class SessionState:
                 CONNECTIONS,
                 [c.facts or _open_conn_facts(c) for c in self.conns.values()],
             ),
-            timeline=spilled_rows(self.spill, TIMELINE, timeline),
+            timeline=spilled_rows(self.spill, TIMELINE, lines, line_refs, lines_moved),
             user_agent=self.user_agent,
             open_at_capture_end=self.closed_ns is None,
             upgrade_failed=self.upgrade_failed,
@@ -270,8 +271,15 @@ class SessionState:
         )
 
 
-def _joined(older: OlderRows | None, newest: list[Any]) -> list[Any]:
-    return older.joined(newest) if older is not None else list(newest)
+def _sorted(
+    older: OlderRows | None, newest: list[Any], key: int
+) -> tuple[list[RowsRef], list[Any], int]:
+    """All rows sorted by column `key`, stably: the chunks already written that stay as they
+    are, the rows to write after them, and how many rows those chunks hold."""
+    if older is None:
+        return [], sorted(newest, key=itemgetter(key)), 0
+    refs, rest = older.sorted_with(newest)
+    return refs, rest, older.count if refs else 0
 
 
 def _open_conn_facts(conn: ConnState) -> ConnFacts:
