@@ -80,11 +80,17 @@ def run(
     gates = Gates(parse_fail_on(args.fail_on), parse_max_share(args.max_share))
     analyses = _load_all(args.files, load, load_with_progress)
     from analyzer.report.redact import redact_analyses
-    from analyzer.report.tables import build_tables
 
     if args.redact:
         key = os.environ.get(REDACT_KEY_ENV, "").encode()
         analyses = redact_analyses(analyses, key)
+    if args.format == "json" and not gates.active:  # read straight off the analyses
+        from analyzer.report.jsonreport import render_json
+
+        _write_text(args.output, render_json(analyses))
+        return EXIT_OK
+    from analyzer.report.tables import build_tables
+
     tables = build_tables(analyses)
     for term in unknown_terms(tables, gates.fail_on):
         print(f"sioscope: warning: --fail-on {term!r} is no known reason or cause", file=sys.stderr)
@@ -144,7 +150,10 @@ def _write(
         except OSError as exc:
             raise UsageError(f"cannot write the report: {exc.strerror}", path=output) from None
         return
-    text = render(fmt, analyses, tables, result)
+    _write_text(output, render(fmt, analyses, tables, result))
+
+
+def _write_text(output: str | None, text: str) -> None:
     if output:
         _write_file(Path(output), text)
     else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,25 @@ def test_progress_loader_unused_when_not_a_terminal(tmp_path: Path) -> None:
     args = parse(*BOTH, "-o", str(tmp_path / "r.json"))
     assert run(args, fake_load, load_with_progress=with_progress) == EXIT_OK
     assert calls == []  # pytest's stderr is no terminal
+
+
+def test_json_without_gates_is_written_without_the_tables(tmp_path: Path) -> None:
+    """The shortcut that skips pandas writes what the table-backed path writes."""
+    from analyzer.report import render_report
+
+    code, text = report_text(tmp_path, "json")
+    assert code == EXIT_OK
+    assert text == render_report([fake_load(p) for p in BOTH], "json")
+
+
+def test_json_without_gates_does_not_load_pandas() -> None:
+    script = (
+        "import sys; from analyzer.cli import main; "
+        "main(['report', 'captures/namespaces.pcap', '--format', 'json', '-o', '/dev/null']); "
+        "print('pandas' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"
