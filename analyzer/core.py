@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, fields
+from typing import NamedTuple, TypeVar
 
 NS_PER_S = 1_000_000_000
 
@@ -76,3 +76,38 @@ def relaxed_gc() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+# -- cheap constructors for frozen slots dataclasses built by the hundred thousand --------
+# A frozen dataclass's generated `__init__` goes through `object.__setattr__` once per
+# field. Setting the slots through their descriptors builds the very same object (same
+# type, fields, equality, hash and repr) in about half the time.
+
+T = TypeVar("T")
+
+
+def slots_maker(cls: type[T]) -> Callable[..., T]:
+    """A constructor taking every field of `cls`, in order, positionally.
+
+    Only for frozen slots dataclasses without `__post_init__` (checked here, once).
+    """
+    record_fields = fields(cls)  # type: ignore[arg-type]
+    if hasattr(cls, "__post_init__") or any(not f.init for f in record_fields):
+        raise TypeError(f"{cls.__name__} computes fields in __init__; use its constructor")
+    names = [f.name for f in record_fields]
+    setters = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
+    args = ", ".join(names)
+    body = "\n".join(f"    _set_{name}(obj, {name})" for name in names)
+    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls, **setters}
+    # Generated like dataclasses' own __init__: a loop over the fields would eat the gain.
+    exec(f"def make({args}):\n    obj = _new(_cls)\n{body}\n    return obj\n", namespace)
+    maker = namespace["make"]
+    maker.__qualname__ = maker.__name__ = f"make_{cls.__name__}"  # type: ignore[attr-defined]
+    return maker  # type: ignore[return-value]
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """The slot setters of the named fields, which must be all the fields of `cls`."""
+    if sorted(names) != sorted(f.name for f in fields(cls)):
+        raise TypeError(f"{cls.__name__} has fields {[f.name for f in fields(cls)]}")
+    return tuple(getattr(cls, name).__set__ for name in names)

@@ -27,8 +27,9 @@ import re
 import signal
 import subprocess
 import sys
+from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from multiprocessing.connection import Connection as Pipe
 from operator import attrgetter, itemgetter
@@ -37,7 +38,7 @@ from typing import Any
 
 from analyzer.capture.pcap import FrameSource
 from analyzer.capture.tally import ReadTally
-from analyzer.core import Diagnostic, relaxed_gc
+from analyzer.core import Diagnostic, relaxed_gc, slots_maker
 from analyzer.errors import SioscopeError
 from analyzer.flows import FlowDecoder
 from analyzer.http1 import HttpLimits
@@ -91,6 +92,8 @@ _REST = {kind: attrgetter(*_field_names(kind)[1:]) for kind in _KINDS}
 # transport event, or a diagnostic.
 _OPENED, _EVENT, _DIAGNOSTIC = 0, 1, 2
 _NAMED = tuple(issubclass(kind, tuple) for kind in _KINDS)  # NamedTuples build cheaper
+# Dataclass kinds (a ConnectionEnded per connection) are built through their slots.
+_MAKERS = tuple(None if issubclass(kind, tuple) else slots_maker(kind) for kind in _KINDS)
 _CONN_WHERE = re.compile(r"conn (\d+)")
 
 
@@ -326,7 +329,8 @@ class ShardedDecoder:
         self.progress = progress
         self.shards = shards
         self._next_conn = 0
-        self._global_ids: list[list[int]] = [[] for _ in range(shards)]  # per shard, by local
+        # Per shard, by local number: machine integers, 8 bytes a connection.
+        self._global_ids: list[array[int]] = [array("q") for _ in range(shards)]
         self._diagnostics: list[Diagnostic] = []
 
     def events(self) -> Iterator[TransportEvent]:
@@ -415,14 +419,15 @@ class ShardedDecoder:
 
     def _events(self, items: list[tuple[Any, ...]]) -> Iterator[TransportEvent]:
         """The transport events of merged items, with global connection numbers."""
-        global_ids, kinds, named, new = self._global_ids, _KINDS, _NAMED, tuple.__new__
+        global_ids, kinds, named, makers = self._global_ids, _KINDS, _NAMED, _MAKERS
+        new = tuple.__new__
         for item in items:
             tag = item[2]
             if tag == _EVENT:
                 _, shard, _, code, local, rest = item
                 conn = global_ids[shard][local]
                 kind = kinds[code]
-                yield new(kind, (conn, *rest)) if named[code] else kind(conn, *rest)
+                yield new(kind, (conn, *rest)) if named[code] else makers[code](conn, *rest)
             elif tag == _OPENED:
                 global_ids[item[1]].append(self._next_conn)
                 self._next_conn += 1
@@ -452,7 +457,7 @@ class ShardedDecoder:
 _KEY = itemgetter(0)
 
 
-def _renumbered(diagnostic: Diagnostic, global_ids: list[int]) -> Diagnostic:
+def _renumbered(diagnostic: Diagnostic, global_ids: Sequence[int]) -> Diagnostic:
     """A worker's diagnostic names its local connection number; name the global one."""
 
     def swap(match: re.Match[str]) -> str:
