@@ -71,8 +71,7 @@ def _analyze(
 
     if fmt is CaptureFormat.HAR:
         har = read_har(path, max_bytes=limits.har_bytes)
-        for event in har.events:
-            collect(builder.feed(event))
+        _feed_all(builder, har.events, collect)
         info = har.info
         diagnostics = list(har.diagnostics)
         tls = 0
@@ -93,8 +92,7 @@ def _analyze(
                 flows,
                 source.info_so_far,
             )
-        for event in events:
-            collect(builder.feed(event))
+        _feed_all(builder, events, collect)
         info = source.info
         diagnostics = [*source.diagnostics, *reassembler.diagnostics, *flows.diagnostics]
         diagnostics.extend(key_diagnostics)
@@ -113,6 +111,19 @@ def _analyze(
         diagnostics=tuple(diagnostics),
         tls_connections=tls,
     )
+
+
+def _feed_all(
+    builder: SessionBuilder,
+    events: Iterable[TransportEvent],
+    collect: Callable[[list[Session]], None],
+) -> None:
+    """Feed every event; `collect` runs only when sessions ended or observations came."""
+    feed, observations = builder.feed, builder.observations  # cleared in place by collect
+    for event in events:
+        done = feed(event)
+        if done or observations:
+            collect(done)
 
 
 def _transport_events(
