@@ -157,6 +157,26 @@ def decode_text_packet(text: str, eio: int) -> EioPacket:
     return EioPacket(kind, text[1:], False)
 
 
+# The first bytes of a WebSocket message that decodes to a close (1) or ping (2) packet:
+# text `1`/`2`, v3's base64 form `b1`/`b2`, or a v3 binary frame's type byte.
+_CLOSE_OR_PING_TEXT = frozenset(b"12")
+_CLOSE_OR_PING_BYTE = frozenset((1, 2))
+
+
+def may_be_close_or_ping(payload: bytes, binary: bool) -> bool:
+    """Whether `decode_ws_message` can make a close or ping packet of this message, in any
+    Engine.IO version. These are the only messages whose delivery time (their TCP ACK)
+    tells anything: a ping ACKed but unanswered means a stalled peer, not a lost ping."""
+    if not payload:
+        return False
+    first = payload[0]
+    if binary:
+        return first in _CLOSE_OR_PING_BYTE
+    if first == 0x62:  # "b": base64; its type follows in v3
+        return len(payload) > 1 and payload[1] in _CLOSE_OR_PING_TEXT
+    return first in _CLOSE_OR_PING_TEXT
+
+
 def decode_ws_message(payload: bytes, binary: bool, eio: int) -> EioPacket:
     """One WebSocket data message is one Engine.IO packet."""
     if binary:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from analyzer.core import Diagnostic, Endpoint, Severity, Side
+from analyzer.engineio import may_be_close_or_ping
 from analyzer.errors import DecodeError
 from analyzer.http1 import Http1Connection, HttpLimits, HttpOut
 from analyzer.net.events import (
@@ -36,6 +37,7 @@ from analyzer.transport import (
     TransportEvent,
     WsClose,
     WsMessage,
+    WsOpcode,
     WsOpened,
 )
 from analyzer.websocket import DeflateParams, WsLimits, WsOut, WsParser, parse_deflate_params
@@ -113,12 +115,23 @@ class _Flow:
         return pair if self.client_dir is Direction.ORIGINATOR else (pair[1], pair[0])
 
 
+_BINARY = WsOpcode.BINARY  # bound once: an enum lookup through the class per message is slow
+
+
 def _await_acks(flow: _Flow, records: list[TransportEvent]) -> None:
-    """Note the end offsets of the records just emitted, per side, for `_acked`."""
+    """Note the end offsets of the records just emitted, per side, for `_acked`.
+
+    Only records whose delivery time consumers use wait: close frames, polling responses
+    (they may carry pings and closes) and the websocket messages that may be Engine.IO pings
+    or closes. Acknowledgements of other messages (most of them) are not passed on."""
     awaited = flow.awaited
     for record in records:
         kind = type(record)
-        if kind is WsMessage or kind is WsClose:
+        if kind is WsMessage:
+            message: WsMessage = record  # type: ignore[assignment]
+            if may_be_close_or_ping(message.payload, message.opcode is _BINARY):
+                _await(awaited, message.side, message.end_offset)
+        elif kind is WsClose:
             _await(awaited, record.side, record.end_offset)  # type: ignore[union-attr]
         elif kind is HttpExchange:
             response = record.response  # type: ignore[union-attr]

@@ -173,11 +173,12 @@ class DataAcked(NamedTuple):
     """Bytes a side sent, up to `offset` in its stream, were ACKed by the peer at `ts_ns`.
 
     Emitted only when the acknowledgement advances over data (not for every pure ACK) while
-    a record of that side with an end offset (`WsMessage`, `WsClose`, `HttpResponse`) was
-    emitted and no earlier DataAcked reached its end offset: consumers learn when each
-    record's last byte reached the peer's host (the first DataAcked at or beyond its end
-    offset after it), e.g. to tell a ping that reached the client's host (ACKed, no pong: a
-    stalled client) from one that never arrived (network loss).
+    a record of that side whose delivery time matters was emitted and no earlier DataAcked
+    reached its end offset. Those records are `WsClose`, `HttpResponse` and the `WsMessage`s
+    that may be Engine.IO close or ping packets (`engineio.may_be_close_or_ping`). Consumers
+    learn when such a record's last byte reached the peer's host (the first DataAcked at or
+    beyond its end offset after it), e.g. to tell a ping that reached the client's host
+    (ACKed, no pong: a stalled client) from one that never arrived (network loss).
     """
 
     conn: int

@@ -6,6 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.core import Endpoint, Side
+from analyzer.engineio import EioPacketType, decode_ws_message, may_be_close_or_ping
+from analyzer.errors import DecodeError
 from analyzer.flows import FlowDecoder, FlowKind, classify_first_bytes
 from analyzer.net.events import (
     Acked,
@@ -199,6 +201,47 @@ def test_websocket_upgrade_messages_and_close_in_order() -> None:
     ]
     close = out[4]
     assert isinstance(close, WsClose) and (close.side, close.code) == (Side.SERVER, 1000)
+
+
+def test_only_possible_pings_and_closes_wait_for_their_acknowledgement() -> None:
+    """A message's ACK is passed on only when the message may be a ping or close packet."""
+    s = Streams()
+    base = len(UPGRADE_RESP)
+    out = run([
+        opened(),
+        s.data(ORIG, 1, UPGRADE_REQ),
+        s.data(RESP, 2, UPGRADE_RESP + b"\x81\x0442[]"),  # an event: nobody times it
+        Acked(1, RESP, 3, base + 6),
+        s.data(RESP, 4, b"\x81\x012"),  # a ping
+        Acked(1, RESP, 5, base + 9),
+        s.data(ORIG, 6, masked_text(b"3")),  # the pong
+        Acked(1, ORIG, 7, len(UPGRADE_REQ) + 7),
+        s.data(RESP, 8, b"\x88\x02\x03\xe8"),  # a close frame
+        Acked(1, RESP, 9, base + 13),
+    ])  # fmt: skip
+    acks = [(e.ts_ns, e.sender, e.offset) for e in out if isinstance(e, DataAcked)]
+    assert acks == [(5, Side.SERVER, base + 9), (9, Side.SERVER, base + 13)]
+
+
+# Payloads that start like Engine.IO packets of every kind and form, then anything.
+ws_payloads = st.builds(
+    bytes.__add__,
+    st.sampled_from([b"", b"0", b"1", b"2", b"3", b"4", b"6", b"b", b"b1", b"b2", b"b4"]
+                    + [bytes([n]) for n in range(8)]),
+    st.one_of(st.sampled_from([b"", b"probe", b"AA==", b"x"]), st.binary(max_size=4)),
+)  # fmt: skip
+
+
+@given(ws_payloads, st.booleans())
+def test_every_close_or_ping_message_is_recognised(payload: bytes, binary: bool) -> None:
+    """`may_be_close_or_ping` never misses a message any Engine.IO version decodes so."""
+    for eio in (3, 4):
+        try:
+            packet = decode_ws_message(payload, binary, eio)
+        except DecodeError:
+            continue
+        if packet.type in (EioPacketType.CLOSE, EioPacketType.PING):
+            assert may_be_close_or_ping(payload, binary)
 
 
 def test_gap_in_websocket_stream_is_a_diagnostic() -> None:

@@ -46,7 +46,7 @@ class BuilderCore:
     ) -> None:
         self._linger_ns = linger_ns
         self._limits = limits or Limits()
-        self._spill = spill  # where finished sessions' timelines go (None: kept in memory)
+        self._spill = spill  # where sessions put their timelines (None: kept in memory)
         self._refused_sessions = 0
         self._sessions: dict[str, SessionState] = {}
         self._conn_sid: dict[int, str] = {}
