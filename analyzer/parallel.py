@@ -21,6 +21,8 @@ a thread); unlike multiprocessing's spawn it never re-imports the caller's main 
 from __future__ import annotations
 
 import contextlib
+import copyreg
+import io
 import os
 import pickle
 import re
@@ -38,7 +40,7 @@ from typing import Any
 
 from analyzer.capture.pcap import FrameSource
 from analyzer.capture.tally import ReadTally
-from analyzer.core import Diagnostic, relaxed_gc, slots_maker
+from analyzer.core import Diagnostic, Endpoint, relaxed_gc, slots_maker
 from analyzer.errors import SioscopeError
 from analyzer.flows import FlowDecoder
 from analyzer.http1 import HttpLimits
@@ -50,6 +52,8 @@ from analyzer.transport import (
     ConnectionEnded,
     DataAcked,
     HttpExchange,
+    HttpRequest,
+    HttpResponse,
     Retransmission,
     TransportEvent,
     WsClose,
@@ -63,7 +67,7 @@ SHARDS = 2
 BATCH = 4096  # items per message: pickling a list costs far less per item than one send
 Progress = Callable[[int, int], None]
 
-# Every transport event has `conn` first: a worker sends (code, local conn, other fields)
+# Every transport event has `conn` first: a worker sends (code, its conn, other fields)
 # and the parent rebuilds the record with the global connection number.
 _KINDS: tuple[type[Any], ...] = (
     DataAcked,
@@ -84,17 +88,47 @@ def _field_names(kind: type[Any]) -> tuple[str, ...]:
     return named if named is not None else tuple(f.name for f in fields(kind))
 
 
-_REST = {kind: attrgetter(*_field_names(kind)[1:]) for kind in _KINDS}
+# A NamedTuple's fields after `conn` are one C slice; a dataclass's are read one by one.
+_REST: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {
+    kind: itemgetter(slice(1, None))
+    if issubclass(kind, tuple)
+    else attrgetter(*_field_names(kind)[1:])
+    for kind in _KINDS
+}
 
-# Items are tuples (key, shard, tag, ...): the key orders them (the packet index, or the
-# connection while closing), the shard says whose connection numbers they use, the tag
-# what follows: nothing (a connection opened), (code, local conn, other fields) of a
-# transport event, or a diagnostic.
-_OPENED, _EVENT, _DIAGNOSTIC = 0, 1, 2
-_NAMED = tuple(issubclass(kind, tuple) for kind in _KINDS)  # NamedTuples build cheaper
+
+# Items are flat tuples (key, code, ...): the key orders them (the packet index, or the
+# connection while closing); the code says what follows: (shard conn, other fields) of a
+# transport event of kind `_KINDS[code]`, (shard conn) of a connection opened, or (shard,
+# diagnostic). A shard conn is a worker's own connection number `local * shards + shard`:
+# one int says whose numbering it is, so the parent finds the global number in one list.
+_OPENED, _DIAGNOSTIC = -1, -2
+_NAMED = tuple(issubclass(kind, tuple) for kind in _KINDS)  # built inline, cheapest
 # Dataclass kinds (a ConnectionEnded per connection) are built through their slots.
 _MAKERS = tuple(None if issubclass(kind, tuple) else slots_maker(kind) for kind in _KINDS)
 _CONN_WHERE = re.compile(r"conn (\d+)")
+
+
+def _rebuilt_by_tuple_new(record: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Pickle a NamedTuple as `tuple.__new__(cls, fields)`: the unpickler then builds it in
+    C instead of calling the class's generated `__new__`, a Python function."""
+    return (tuple.__new__, (type(record), tuple(record)))  # type: ignore[return-value]
+
+
+# The worker's pickling: the NamedTuples nested in transport events (endpoints, HTTP
+# messages; a hundred thousand per shard) rebuild cheaply in the parent.
+_DISPATCH: dict[type[Any], Callable[[Any], Any]] = {
+    **copyreg.dispatch_table,
+    **{kind: _rebuilt_by_tuple_new for kind in (Endpoint, HttpRequest, HttpResponse)},
+}
+
+
+def _dumps(message: object) -> memoryview:
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(message)
+    return out.getbuffer()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,39 +180,64 @@ _TALLY_FIELDS = ("packets", "first_ts_ns", "last_ts_ns", "truncated", "snaplen_c
 class _Outbox:
     """Batches a worker's items and sends them down its pipe."""
 
-    def __init__(self, pipe: Pipe, flows: FlowDecoder, shard: int) -> None:
+    def __init__(self, pipe: Pipe, flows: FlowDecoder, shard: int, shards: int) -> None:
         self.pipe = pipe
         self.flows = flows
         self.shard = shard
+        self.shards = shards
         self.items: list[tuple[Any, ...]] = []
         self.diagnostics_sent = 0
 
+    def pump(self, tcp_events: Iterator[TcpEvent], reassembler: TcpReassembler) -> None:
+        """The transport events (and new diagnostics) of every TCP event, keyed by the
+        packet that caused it. `add` for every TCP event, inline: a call per TCP event and
+        per transport event was a tenth of a worker's time."""
+        items, feed, diagnostics = self.items, self.flows.feed, self.flows.diagnostics
+        append, codes, rests = items.append, _CODES, _REST
+        shard, shards = self.shard, self.shards
+        for tcp_event in tcp_events:
+            key = reassembler.packet_index
+            if type(tcp_event) is ConnectionOpened:
+                append((key, _OPENED, tcp_event.conn * shards + shard))
+            for event in feed(tcp_event):
+                kind = type(event)
+                append((key, codes[kind], event.conn * shards + shard, rests[kind](event)))
+            if len(diagnostics) > self.diagnostics_sent:
+                self.add_diagnostics(key)
+            if len(items) >= BATCH:
+                self.flush()
+                items = self.items
+                append = items.append
+
+    def shard_conn(self, local: int) -> int:
+        """A local connection number as the parent knows this shard's (see the items)."""
+        return local * self.shards + self.shard
+
     def add(self, key: int, tcp_event: TcpEvent) -> None:
         """The transport events (and new diagnostics) of one TCP event, under `key`."""
-        items, shard = self.items, self.shard
         if type(tcp_event) is ConnectionOpened:
-            items.append((key, shard, _OPENED))
+            self.items.append((key, _OPENED, self.shard_conn(tcp_event.conn)))
         for event in self.flows.feed(tcp_event):
             self.add_event(key, event)
         self.add_diagnostics(key)
-        if len(items) >= BATCH:
+        if len(self.items) >= BATCH:
             self.flush()
 
     def add_event(self, key: int, event: TransportEvent) -> None:
         kind = type(event)
-        self.items.append((key, self.shard, _EVENT, _CODES[kind], event.conn, _REST[kind](event)))
+        self.items.append((key, _CODES[kind], self.shard_conn(event.conn), _REST[kind](event)))
 
     def add_diagnostics(self, key: int) -> None:
         """The flow layer's diagnostics since the last call, under `key`."""
         diagnostics = self.flows.diagnostics
         if len(diagnostics) > self.diagnostics_sent:
             new = diagnostics[self.diagnostics_sent :]
-            self.items.extend((key, self.shard, _DIAGNOSTIC, d) for d in new)
+            self.items.extend((key, _DIAGNOSTIC, self.shard, d) for d in new)
             self.diagnostics_sent = len(diagnostics)
 
     def flush(self) -> None:
         if self.items:
-            self.pipe.send(self.items)
+            self.pipe.send_bytes(_dumps(self.items))
             self.items = []
 
 
@@ -188,15 +247,14 @@ def _work(settings: _Settings, pipe: Pipe) -> None:
         source = FrameSource(settings.path)
         reassembler = TcpReassembler(**settings.reassembly)
         flows = FlowDecoder(http_limits=settings.http_limits, ws_limits=settings.ws_limits)
-        outbox = _Outbox(pipe, flows, settings.shard)
+        outbox = _Outbox(pipe, flows, settings.shard, settings.shards)
         progress = (lambda done, size: pipe.send(_Progress(done, size))) if (
             settings.report_progress
         ) else None  # fmt: skip
         with source.mapped(progress) as mapped:
             assert mapped is not None  # the parent only shards classic pcap
             shard = (settings.shard, settings.shards)
-            for tcp_event in fast_tcp_events(mapped, reassembler, shard):
-                outbox.add(reassembler.packet_index, tcp_event)
+            outbox.pump(fast_tcp_events(mapped, reassembler, shard), reassembler)
         outbox.flush()
         pipe.send(_MainDone())
         _finish(source, reassembler, flows, outbox)
@@ -209,14 +267,14 @@ def _work(settings: _Settings, pipe: Pipe) -> None:
 def _finish(
     source: FrameSource, reassembler: TcpReassembler, flows: FlowDecoder, outbox: _Outbox
 ) -> None:
-    """Closing what is still open; items are keyed by local connection, not packet.
+    """Closing what is still open; items are keyed by shard conn, not packet.
 
     Every shard's reassembler saw the time of every packet, so connections still open
     close at the capture's last segment time, as in one process."""
     for tcp_event in reassembler.finish(truncated=source.info.truncated):
-        outbox.add(tcp_event.conn, tcp_event)
+        outbox.add(outbox.shard_conn(tcp_event.conn), tcp_event)
     for event in flows.finish():  # keyed -2 - conn: after the reassembler's closes
-        outbox.add_event(-2 - event.conn, event)
+        outbox.add_event(-2 - outbox.shard_conn(event.conn), event)
     outbox.add_diagnostics(-1)  # of the flow layer's own end
     outbox.flush()
     tally = {name: getattr(source.tally, name) for name in _TALLY_FIELDS}
@@ -288,7 +346,7 @@ class _Shard:
         """The next batch of items of the current phase; None when the phase is over."""
         while not self.phase_over:
             try:
-                message = self.pipe.recv()
+                message = pickle.loads(self.pipe.recv_bytes())  # send or send_bytes(_dumps)
             except EOFError:
                 raise RuntimeError("a decoding process ended without its results") from None
             if type(message) is list:
@@ -329,8 +387,8 @@ class ShardedDecoder:
         self.progress = progress
         self.shards = shards
         self._next_conn = 0
-        # Per shard, by local number: machine integers, 8 bytes a connection.
-        self._global_ids: list[array[int]] = [array("q") for _ in range(shards)]
+        # By shard conn (-1: not opened yet), as machine integers: 8 bytes a connection.
+        self._global_ids = array("q")
         self._diagnostics: list[Diagnostic] = []
 
     def events(self) -> Iterator[TransportEvent]:
@@ -410,7 +468,7 @@ class ShardedDecoder:
 
     def _finish_order(self, item: tuple[Any, ...]) -> tuple[int, int]:
         """Reassembler closes by connection, then the flow layer's own, then the rest."""
-        key, ids = item[0], self._global_ids[item[1]]
+        key, ids = item[0], self._global_ids
         if key >= 0:
             return (0, ids[key])
         if key <= -2:
@@ -422,17 +480,23 @@ class ShardedDecoder:
         global_ids, kinds, named, makers = self._global_ids, _KINDS, _NAMED, _MAKERS
         new = tuple.__new__
         for item in items:
-            tag = item[2]
-            if tag == _EVENT:
-                _, shard, _, code, local, rest = item
-                conn = global_ids[shard][local]
-                kind = kinds[code]
-                yield new(kind, (conn, *rest)) if named[code] else makers[code](conn, *rest)
-            elif tag == _OPENED:
-                global_ids[item[1]].append(self._next_conn)
-                self._next_conn += 1
+            code = item[1]
+            if code >= 0:  # a transport event: by far the most frequent item
+                _, code, shard_conn, rest = item
+                conn = global_ids[shard_conn]
+                yield new(kinds[code], (conn, *rest)) if named[code] else makers[code](conn, *rest)
+            elif code == _OPENED:
+                self._opened(item[2])
             else:
-                self._diagnostics.append(_renumbered(item[3], global_ids[item[1]]))
+                self._diagnostics.append(_renumbered(item[3], global_ids, item[2], self.shards))
+
+    def _opened(self, shard_conn: int) -> None:
+        """The next global number goes to a shard's newly opened connection."""
+        ids = self._global_ids
+        if shard_conn >= len(ids):  # the shards open theirs at different paces
+            ids.extend(_NOT_OPENED * (shard_conn + 1 - len(ids) + 1024))
+        ids[shard_conn] = self._next_conn
+        self._next_conn += 1
 
     def _adopt(self, shards: list[_Shard]) -> None:
         """Make the parent's idle layers report what the workers counted, added up."""
@@ -455,14 +519,19 @@ class ShardedDecoder:
 
 
 _KEY = itemgetter(0)
+_NOT_OPENED = array("q", [-1])
 
 
-def _renumbered(diagnostic: Diagnostic, global_ids: Sequence[int]) -> Diagnostic:
-    """A worker's diagnostic names its local connection number; name the global one."""
+def _renumbered(
+    diagnostic: Diagnostic, global_ids: Sequence[int], shard: int, shards: int
+) -> Diagnostic:
+    """A worker's diagnostic names its local connection number; name the global one
+    (`global_ids` by shard conn, -1 where not opened yet)."""
 
     def swap(match: re.Match[str]) -> str:
-        local = int(match.group(1))
-        return f"conn {global_ids[local]}" if local < len(global_ids) else match.group(0)
+        at = int(match.group(1)) * shards + shard
+        opened = at < len(global_ids) and global_ids[at] >= 0
+        return f"conn {global_ids[at]}" if opened else match.group(0)
 
     return replace(diagnostic, where=_CONN_WHERE.sub(swap, diagnostic.where, count=1))
 

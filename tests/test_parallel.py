@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -22,8 +23,8 @@ from analyzer.flows import FlowDecoder
 from analyzer.net.fast import fast_tcp_events, shard_of
 from analyzer.net.packet import DecodeStats
 from analyzer.net.tcp import TcpReassembler
-from analyzer.parallel import ShardedDecoder, _renumbered
-from analyzer.transport import TransportEvent
+from analyzer.parallel import _REST, ShardedDecoder, _renumbered
+from analyzer.transport import ConnectionEnded, HttpExchange, TransportEvent, WsMessage
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"
 
@@ -105,9 +106,12 @@ def _children() -> list[str]:
 
 def test_diagnostics_name_the_global_connection() -> None:
     local = Diagnostic("http-garbage", Severity.WARNING, "conn 1 client offset 7", "bad")
-    renamed = _renumbered(local, [4, 9])
+    renamed = _renumbered(local, [4, 9], 0, 1)
     assert renamed.where == "conn 9 client offset 7"
     assert renamed.message == "bad"
+    # shard 1 of 2: its local conn 1 sits at 1 * 2 + 1; a connection not opened keeps its name
+    assert _renumbered(local, [4, 9, 5, 7], 1, 2).where == "conn 7 client offset 7"
+    assert _renumbered(local, [4, 9, 5, -1], 1, 2).where == "conn 1 client offset 7"
 
 
 def test_counters_add_up() -> None:
@@ -143,3 +147,21 @@ def test_the_collector_is_relaxed_only_during_an_analysis(monkeypatch: pytest.Mo
     pipeline.analyze(str(CAPTURES / "namespaces.pcap"))
     assert seen == [GC_THRESHOLD]
     assert gc.get_threshold() == before
+
+
+def test_items_pickle_to_equal_records_of_the_same_types() -> None:
+    """The worker's pickling rebuilds nested NamedTuples with `tuple.__new__`: same values,
+    same classes, whatever the kind (HTTP messages, endpoints, enums, dicts by side)."""
+    events, _ = _one_process(CAPTURES / "many-clients.pcap")
+    items = [(n, _REST[type(e)](e)) for n, e in enumerate(events)]
+    back = pickle.loads(parallel._dumps(items))
+    assert back == items
+    assert [_types(rest) for _, rest in back] == [_types(rest) for _, rest in items]
+    assert {type(e) for e in events} >= {HttpExchange, WsMessage, ConnectionEnded}
+
+
+def _types(value: object) -> object:
+    """The classes of a value and of everything nested in its tuples."""
+    if isinstance(value, tuple):
+        return (type(value), tuple(_types(v) for v in value))
+    return type(value)
