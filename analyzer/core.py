@@ -28,6 +28,11 @@ class Side(enum.Enum):
     CLIENT = "client"
     SERVER = "server"
 
+    # Sides key dicts in every layer and in the records the workers send; `Enum.__hash__`
+    # is a Python call. Members are singletons (unpickling included) and compare by
+    # identity, so the identity hash agrees with equality.
+    __hash__ = object.__hash__
+
     @property
     def other(self) -> Side:
         return Side.SERVER if self is Side.CLIENT else Side.CLIENT
