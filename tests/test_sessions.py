@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from analyzer.core import NS_PER_S, Endpoint, Side
-from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
+from analyzer.model import ConnFacts, Layer, TimelineEvent
 from analyzer.sessions import SessionBuilder
-from analyzer.sessions.records import make_conn_facts, make_heartbeat
+from analyzer.sessions.records import make_conn_facts
 from analyzer.sessions.state import SessionState
 from analyzer.transport import (
     AbortKind,
@@ -200,7 +200,6 @@ def test_slot_constructors_build_the_same_records() -> None:
         TimelineEvent(2, None, Layer.TCP, "tcp-end", "x"),
     )
     cases = [
-        (make_heartbeat, Heartbeat, (Side.SERVER, 1, None, 2)),
         (make_conn_facts, ConnFacts, (4, "polling", 1, 2, "x", "SF", None, None, {}, 1, None)),
     ]
     for make, cls, args in cases:

@@ -1,18 +1,16 @@
-"""Cheap constructors for the frozen model records the builder makes by the thousand.
-
-A `TimelineEvent` built through its dataclass `__init__` costs about as much as decoding
-the packet it describes; `analyzer.core.slots_maker` builds the same record in half the
-time.
+"""Cheap constructors for the frozen model records the builder makes by the thousand
+(one `ConnFacts` per connection): `analyzer.core.slots_maker` builds the same record as
+the dataclass `__init__` in half the time. Timeline lines and heartbeats are rows until
+`analyzer.sessions.spill` decodes them, with the slot setters, in one loop per sequence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from analyzer.core import slot_setters, slots_maker
-from analyzer.model import ConnFacts, Heartbeat
+from analyzer.core import slots_maker
+from analyzer.model import ConnFacts
 
-make_heartbeat: Callable[..., Heartbeat] = slots_maker(Heartbeat)
 make_conn_facts: Callable[..., ConnFacts] = slots_maker(ConnFacts)
 
-__all__ = ["make_conn_facts", "make_heartbeat", "slot_setters", "slots_maker"]
+__all__ = ["make_conn_facts"]

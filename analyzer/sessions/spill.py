@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Generic, TypeVar, overload
 
-from analyzer.core import Side
+from analyzer.core import Side, slot_setters
 from analyzer.errors import ResourceError
 from analyzer.model import ConnFacts, Heartbeat, Layer, TimelineEvent
-from analyzer.sessions.records import make_conn_facts, slot_setters
+from analyzer.sessions.records import make_conn_facts
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
