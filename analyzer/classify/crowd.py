@@ -82,6 +82,8 @@ def _proxy(j: Judged) -> str | None:
 def reloads(judged: list[Judged], page_loads: list[Observation]) -> None:
     """A page that left, the same browser loading a page around that moment, and a fresh
     handshake from it right after: a reload or a navigation within the site."""
+    if not page_loads:
+        return  # a reload needs a page load; without any, no session was one
     for j in judged:
         act = j.end.first_client
         closed = j.session.closed_ns or (act.ts_ns if act is not None else None)
@@ -98,8 +100,10 @@ def reloads(judged: list[Judged], page_loads: list[Observation]) -> None:
             ),
             None,
         )
-        follower = _fresh_handshake(j, judged)
-        if load is not None and follower is not None:
+        if load is None:
+            continue
+        follower = _fresh_handshake(j, judged)  # a scan of all sessions: only after a load
+        if follower is not None:
             j.end.cause = Cause.CLIENT_RELOAD
             j.end.evidence.append(Evidence(load.text, load.ts_ns))
             j.end.evidence.append(

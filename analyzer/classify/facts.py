@@ -154,7 +154,8 @@ def _acts(session: Session, active: str) -> list[Act]:
             acts.append(
                 Act(close.side, close.ts_ns, "close-packet", conn=close.conn, arrived_ns=arrived)
             )
-    for conn in session.connections:
+    # A polling session carries nothing: its many connections need not be read at all.
+    for conn in session.connections if carried is not None else ():
         if conn.conn != carried:
             continue
         if conn.first_fin is not None and conn.fin_ns is not None:
@@ -162,10 +163,11 @@ def _acts(session: Session, active: str) -> list[Act]:
         if conn.first_rst is not None and conn.rst_ns is not None:
             acts.append(Act(conn.first_rst, conn.rst_ns, "rst", conn=conn.conn))
     upgraded = session.upgraded_ns
-    lived_on = _session_lived_on(session)
+    lived_on: Callable[[int], bool] | None = None  # a scan of the timeline: only if needed
     for failure in session.http_failures:
         if upgraded is not None and failure.ts_ns > upgraded and failure.transport == "polling":
             continue
+        lived_on = lived_on or _session_lived_on(session)
         if lived_on(failure.ts_ns):
             continue  # the session went on exchanging packets: this request did not end it
         if failure.status is None:
