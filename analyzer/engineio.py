@@ -177,6 +177,25 @@ def may_be_close_or_ping(payload: bytes, binary: bool) -> bool:
     return first in _CLOSE_OR_PING_TEXT
 
 
+# Where a close or ping packet can start inside a plain polling body: after a v4 record
+# separator, after a v3 length prefix (text, or v3's base64 form), or anywhere in a form's
+# `d=` field (percent-encoded).
+_CLOSE_OR_PING_INSIDE = (b"\x1e1", b"\x1e2", b":1", b":2", b":b1", b":b2", b"d=")
+_PLAIN_FIRST = frozenset(b"0123456789b")  # v4 packet types, v3 length digits, v4 base64
+
+
+def may_hold_close_or_ping(body: bytes) -> bool:
+    """Whether `decode_polling_body` can find a close or ping packet in this body, in any
+    Engine.IO version and content type. Only the plain text forms are looked into; any
+    other body (v3 binary, JSONP, an error page) is assumed to hold one."""
+    if not body:
+        return False
+    first = body[0]
+    if first in _CLOSE_OR_PING_TEXT or first not in _PLAIN_FIRST:
+        return True
+    return any(marker in body for marker in _CLOSE_OR_PING_INSIDE)
+
+
 def decode_ws_message(payload: bytes, binary: bool, eio: int) -> EioPacket:
     """One WebSocket data message is one Engine.IO packet."""
     if binary:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from analyzer.core import Diagnostic, Endpoint, Severity, Side
-from analyzer.engineio import may_be_close_or_ping
+from analyzer.engineio import may_be_close_or_ping, may_hold_close_or_ping
 from analyzer.errors import DecodeError
 from analyzer.http1 import Http1Connection, HttpLimits, HttpOut
 from analyzer.net.events import (
@@ -121,9 +121,9 @@ _BINARY = WsOpcode.BINARY  # bound once: an enum lookup through the class per me
 def _await_acks(flow: _Flow, records: list[TransportEvent]) -> None:
     """Note the end offsets of the records just emitted, per side, for `_acked`.
 
-    Only records whose delivery time consumers use wait: close frames, polling responses
-    (they may carry pings and closes) and the websocket messages that may be Engine.IO pings
-    or closes. Acknowledgements of other messages (most of them) are not passed on."""
+    Only records whose delivery time consumers use wait: close frames, and the polling
+    responses and websocket messages that may carry Engine.IO pings or closes.
+    Acknowledgements of other messages (most of them) are not passed on."""
     awaited = flow.awaited
     for record in records:
         kind = type(record)
@@ -135,7 +135,10 @@ def _await_acks(flow: _Flow, records: list[TransportEvent]) -> None:
             _await(awaited, record.side, record.end_offset)  # type: ignore[union-attr]
         elif kind is HttpExchange:
             response = record.response  # type: ignore[union-attr]
-            if response is not None and response.end_offset >= 0:
+            if (
+                response is not None and response.end_offset >= 0
+                and may_hold_close_or_ping(response.body)
+            ):  # fmt: skip
                 _await(awaited, Side.SERVER, response.end_offset)
 
 

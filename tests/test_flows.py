@@ -6,7 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.core import Endpoint, Side
-from analyzer.engineio import EioPacketType, decode_ws_message, may_be_close_or_ping
+from analyzer.engineio import (
+    EioPacketType,
+    decode_polling_body,
+    decode_ws_message,
+    may_be_close_or_ping,
+    may_hold_close_or_ping,
+)
 from analyzer.errors import DecodeError
 from analyzer.flows import FlowDecoder, FlowKind, classify_first_bytes
 from analyzer.net.events import (
@@ -104,7 +110,7 @@ def test_polling_exchange_then_clean_close() -> None:
         opened(),
         s.data(ORIG, 1, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n"),
         Acked(1, ORIG, 2, 52),  # no record of the client's has an end offset: not passed on
-        s.data(RESP, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0{}x"),
+        s.data(RESP, 3, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n2{}x"),  # a ping
         Retransmitted(1, RESP, 4, 0, 10),
         Acked(1, RESP, 5, 42),  # covers the response
         closed(fin=ORIG),
@@ -114,7 +120,7 @@ def test_polling_exchange_then_clean_close() -> None:
     exchange, retrans, acked, ended = out
     assert acked == DataAcked(1, Side.SERVER, 5, 42)
     assert isinstance(exchange, HttpExchange) and exchange.response is not None
-    assert (exchange.client, exchange.server, exchange.response.body) == (A, B, b"0{}x")
+    assert (exchange.client, exchange.server, exchange.response.body) == (A, B, b"2{}x")
     assert retrans == Retransmission(1, Side.SERVER, 4, 0, 10)
     assert isinstance(ended, ConnectionEnded)
     assert (ended.client, ended.end, ended.first_fin) == (A, TcpEnd.CLEAN_CLOSE, Side.CLIENT)
@@ -128,12 +134,12 @@ def test_acks_are_passed_on_until_they_cover_the_records_emitted() -> None:
     out = run([
         opened(),
         s.data(ORIG, 1, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n"),
-        s.data(RESP, 2, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n0{}x"),  # ends at 42
+        s.data(RESP, 2, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n2{}x"),  # ends at 42
         Acked(1, RESP, 3, 20),  # short of the end: passed on, still waiting
         Acked(1, RESP, 4, 42),  # reaches it: passed on, nothing waits any more
         Acked(1, RESP, 5, 42),
         s.data(ORIG, 6, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n"),
-        s.data(RESP, 7, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n6"),  # ends at 81
+        s.data(RESP, 7, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"),  # ends at 81
         Acked(1, RESP, 8, 81),
     ])  # fmt: skip
     acks = [(e.ts_ns, e.offset) for e in out if isinstance(e, DataAcked)]
@@ -242,6 +248,77 @@ def test_every_close_or_ping_message_is_recognised(payload: bytes, binary: bool)
             continue
         if packet.type in (EioPacketType.CLOSE, EioPacketType.PING):
             assert may_be_close_or_ping(payload, binary)
+
+
+def test_only_polling_responses_that_may_carry_a_ping_wait_for_their_acknowledgement() -> None:
+    s = Streams()
+    request = b"GET /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\n\r\n"
+    event = b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n42["a"]'
+    ping = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2"
+    out = run([
+        opened(),
+        s.data(ORIG, 1, request),
+        s.data(RESP, 2, event),  # an event: nobody times it
+        Acked(1, RESP, 3, len(event)),
+        s.data(ORIG, 4, request),
+        s.data(RESP, 5, ping),
+        Acked(1, RESP, 6, len(event) + len(ping)),
+    ])  # fmt: skip
+    acks = [(e.ts_ns, e.offset) for e in out if isinstance(e, DataAcked)]
+    assert acks == [(6, len(event) + len(ping))]
+
+
+# Polling bodies: packets of every kind in every framing (v4 records, v3 length prefixes,
+# v3 binary, JSONP, a form), joined, with noise around them.
+_PACKETS = st.sampled_from(
+    ["0", "1", "2", "2probe", "3", "40", "42[1]", "6", "b1AA==", "b2AA==", "b4AA==", "bAQ=="]
+)
+
+
+def _framed(packets: list[str], framing: str) -> bytes:
+    if framing == "v4":
+        return "\x1e".join(packets).encode()
+    if framing == "v3":
+        return "".join(f"{len(p)}:{p}" for p in packets).encode()
+    if framing == "binary":
+        return b"".join(
+            b"\x00" + bytes(int(d) for d in str(len(p))) + b"\xff" + p.encode() for p in packets
+        )
+    if framing == "jsonp v3":
+        return f'___eio[0]("{"".join(f"{len(p)}:{p}" for p in packets)}");'.encode()
+    if framing == "jsonp v4":
+        records = "\\u001e".join(packets)  # the separator as JSON escapes it
+        return f'___eio[0]("{records}");'.encode()
+    form = "".join(f"{len(p)}%3A{p}" for p in packets)
+    return f"d={form}".encode() if framing == "form" else f"b=&d={form}".encode()
+
+
+polling_bodies = st.one_of(
+    st.builds(
+        _framed,
+        st.lists(_PACKETS, min_size=1, max_size=3),
+        st.sampled_from(["v4", "v3", "binary", "jsonp v3", "jsonp v4", "form", "form, d second"]),
+    ),
+    st.binary(max_size=8),
+)
+_CONTENT_TYPES = (
+    None,
+    "text/plain",
+    "application/octet-stream",
+    "application/x-www-form-urlencoded",
+)
+
+
+@settings(max_examples=500)
+@given(polling_bodies)
+def test_every_polling_body_with_a_close_or_ping_is_recognised(body: bytes) -> None:
+    """`may_hold_close_or_ping` never misses a body any version and content type decode to
+    a close or ping packet."""
+    for eio in (3, 4):
+        for content_type in _CONTENT_TYPES:
+            packets = decode_polling_body(body, eio, content_type).packets
+            if any(p.type in (EioPacketType.CLOSE, EioPacketType.PING) for p in packets):
+                assert may_hold_close_or_ping(body)
 
 
 def test_gap_in_websocket_stream_is_a_diagnostic() -> None:
