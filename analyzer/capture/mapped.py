@@ -2,8 +2,9 @@
 
 `read_pcap` copies every record into a `Frame`; on a two-million-packet capture those
 copies and objects cost more than the decoding. Here the file is mapped once and the walk
-yields only positions, `(index, ts_ns, start, end, wire_len)`, so the decoder reads the
-headers in place and copies nothing but TCP payload. The bookkeeping (`ReadTally`: counts,
+yields only positions, `(index, ts_ns, start, end, wire_len)` (or the same as arrays, a
+batch at a time, with a copy of the batch's bytes), so the decoder reads the headers in
+place and copies nothing but TCP payload. The bookkeeping (`ReadTally`: counts,
 time span, truncation and corruption diagnostics) is exactly `read_pcap`'s, so both paths
 report the same `CaptureInfo`.
 """
@@ -12,8 +13,12 @@ from __future__ import annotations
 
 import mmap
 import struct
+from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
 
 from analyzer.capture.sniff import PCAP_MAGICS
 from analyzer.capture.tally import (
@@ -27,6 +32,22 @@ from analyzer.capture.tally import (
 from analyzer.errors import InputError
 
 RecordRef = tuple[int, int, int, int, int]  # index, ts_ns, start, end, wire_len
+_HEADER_SPAN = np.arange(RECORD_HEADER_LEN)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordColumns:
+    """A batch of records as arrays (int64), with a copy of the bytes they lie in."""
+
+    first_index: int  # the capture index of the first record (1-based)
+    ts_ns: np.ndarray
+    start: np.ndarray  # where each frame starts in the file
+    end: np.ndarray
+    wire_len: np.ndarray
+    chunk: np.ndarray  # the batch's bytes (uint8): file offset `chunk_at` is chunk[0]
+    chunk_at: int
+
+
 PROGRESS_EVERY = 4096  # records between updates of the tally's offset and time span
 Progress = Callable[[int, int], None]  # (bytes walked, file size)
 
@@ -44,13 +65,15 @@ class MappedPcap:
         self.header_ok = False
         self._released = 0  # mapped bytes before this offset were given back
         self._order = "<"
+        self._caplen = struct.Struct("<I")
+        self._u32 = np.dtype("<u4")
         self._frac_to_ns = 1000
-        self._record_header = struct.Struct("<IIII")
         if len(buffer) >= GLOBAL_HEADER_LEN and bytes(buffer[:4]) in PCAP_MAGICS:
             self._order, nano = PCAP_MAGICS[bytes(buffer[:4])]
             self._frac_to_ns = 1 if nano else 1000
-            self._record_header = struct.Struct(self._order + "IIII")
             (network,) = struct.unpack_from(self._order + "I", buffer, 20)
+            self._caplen = struct.Struct(self._order + "I")
+            self._u32 = np.dtype(self._order + "u4")
             self.linktype = network & LINKTYPE_MASK
             self.header_ok = True
         else:
@@ -63,55 +86,84 @@ class MappedPcap:
 
     def batches(self) -> Iterator[list[RecordRef]]:
         """`records` in lists of up to `PROGRESS_EVERY`: a loop over a list costs less per
-        record than resuming a generator. The tally and progress move once a batch."""
+        record than resuming a generator."""
+        for cols in self.column_batches():
+            first = cols.first_index
+            yield list(
+                zip(
+                    range(first, first + len(cols.start)),
+                    cols.ts_ns.tolist(),
+                    cols.start.tolist(),
+                    cols.end.tolist(),
+                    cols.wire_len.tolist(),
+                    strict=True,
+                )
+            )
+
+    def column_batches(self) -> Iterator[RecordColumns]:
+        """The records of `records`, up to `PROGRESS_EVERY` at a time, as arrays: callers
+        that look at every record (the fast path) read their headers in bulk. The tally
+        and progress move once a batch."""
         if not self.header_ok:
             return
         tally = self.tally
         offset, walked, ended = GLOBAL_HEADER_LEN, 0, False
         try:
             while not ended:
-                batch, offset, ended = self._walk(offset, walked + 1)
-                if batch:
-                    walked += len(batch)
+                cols, offset, ended = self._walk(offset, walked + 1)
+                if len(cols.start):
+                    walked += len(cols.start)
                     if tally.first_ts_ns is None:
-                        tally.first_ts_ns = batch[0][1]
-                    tally.packets, tally.last_ts_ns, tally.offset = walked, batch[-1][1], offset
+                        tally.first_ts_ns = int(cols.ts_ns[0])
+                    tally.packets, tally.offset = walked, offset
+                    tally.last_ts_ns = int(cols.ts_ns[-1])
                     if self.progress is not None:
                         self.progress(offset, len(self.buffer))
-                    yield batch
-                    self._release_before(batch[-1][2])  # the consumer is done with the batch
+                    yield cols
+                    self._release_before(int(cols.start[-1]))  # the consumer is done with it
         finally:
             tally.packets = walked
 
-    def _walk(self, offset: int, first: int) -> tuple[list[RecordRef], int, bool]:
+    def _walk(self, offset: int, first: int) -> tuple[RecordColumns, int, bool]:
         """Up to `PROGRESS_EVERY` records from `offset` (record number `first`): (records,
         where the walk stopped, whether it has ended: end of file, or a record reported
-        to the tally as cut or corrupt)."""
-        buf, tally, size = self.buffer, self.tally, len(self.buffer)
-        unpack = self._record_header.unpack_from
-        frac_to_ns, snap_cut = self._frac_to_ns, 0
-        batch: list[RecordRef] = []
-        append = batch.append
-        ended = True
-        for index in range(first, first + PROGRESS_EVERY):
-            if offset + RECORD_HEADER_LEN > size:
-                if offset < size:
-                    tally.cut_short(offset, index, "the record header")
+        to the tally as cut or corrupt).
+
+        Only the chain of record lengths is followed one record at a time; every other
+        header field is read for the whole batch at once."""
+        buf, size = self.buffer, len(self.buffer)
+        caplen_at = self._caplen.unpack_from
+        found = array("q")
+        append = found.append
+        at = offset
+        for _ in range(PROGRESS_EVERY):
+            if at + RECORD_HEADER_LEN > size:
                 break
-            sec, frac, caplen, wire_len = unpack(buf, offset)
-            start = offset + RECORD_HEADER_LEN
-            end = start + caplen
-            if caplen != wire_len or end > size or wire_len > MAX_RECORD_BYTES:  # rare
-                if self._ends_walk(offset, index, caplen, wire_len, end):
-                    break
-                if caplen < wire_len:
-                    snap_cut += 1
-            append((index, sec * 1_000_000_000 + frac * frac_to_ns, start, end, wire_len))
-            offset = end
+            append(at)
+            at += RECORD_HEADER_LEN + caplen_at(buf, at + 8)[0]
+        # A copy of the batch's bytes, not a view of the mapping: no array may pin the map.
+        chunk = np.frombuffer(buf[offset:at], dtype=np.uint8)
+        offsets = np.frombuffer(found, dtype=np.int64)
+        heads = chunk[offsets[:, None] - offset + _HEADER_SPAN].view(self._u32)
+        sec, frac, caplen, wire_len = (heads[:, k].astype(np.int64) for k in range(4))
+        start = offsets + RECORD_HEADER_LEN
+        end = start + caplen
+        keep, snap_cut = len(offsets), 0
+        odd = (caplen != wire_len) | (end > size) | (wire_len > MAX_RECORD_BYTES)  # rare
+        for i in np.flatnonzero(odd).tolist():
+            where, n_cap, n_wire = int(offsets[i]), int(caplen[i]), int(wire_len[i])
+            if self._ends_walk(where, first + i, n_cap, n_wire, int(end[i])):
+                keep, at = i, where
+                break
+            if n_cap < n_wire:
+                snap_cut += 1
         else:
-            ended = False
-        tally.snaplen_cut += snap_cut
-        return batch, offset, ended
+            if keep < PROGRESS_EVERY and at < size:  # stopped at a record header cut short
+                self.tally.cut_short(at, first + keep, "the record header")
+        self.tally.snaplen_cut += snap_cut
+        ts_ns = sec[:keep] * 1_000_000_000 + frac[:keep] * self._frac_to_ns
+        cols = RecordColumns(first, ts_ns, start[:keep], end[:keep], wire_len[:keep], chunk, offset)
+        return cols, at, keep < PROGRESS_EVERY
 
     def _ends_walk(self, offset: int, index: int, caplen: int, wire_len: int, end: int) -> bool:
         """Report a corrupt or cut record to the tally: True if there is one."""

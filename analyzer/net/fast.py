@@ -1,12 +1,13 @@
-"""The fast path from a mapped pcap to TCP events: headers read in place, common case inline.
+"""The fast path from a mapped pcap to TCP events: headers read in bulk, common case inline.
 
 `decode_frame` is general (every link type, VLANs, IPv6 extension headers) and needs a
 `Frame`, i.e. a copy of every record. Almost every packet of a real capture is the same
 shape, Ethernet (or Linux cooked, or raw IP) + IPv4 without options + TCP, so this module
-decodes exactly that shape straight from the mapped file with one `struct` call per header.
-Every other frame (and every frame that looks odd in any way) is copied into a `Frame` and
-handed to `decode_frame`, so the result and the `DecodeStats` counts are the same as the
-slow path's, frame for frame.
+decodes exactly that shape for a whole batch of records at once, as arrays (numpy): the
+shape checks and the shard of each frame cost no Python step per packet, and a worker
+never loops over the other shards' packets at all. Every other frame (and every frame that
+looks odd in any way) is copied into a `Frame` and handed to `decode_frame`, so the result
+and the `DecodeStats` counts are the same as the slow path's, frame for frame.
 
 `fast_tcp_events` goes further: the packets of a connection the reassembler already knows
 are found by their raw address and port bytes (`TcpReassembler.routes`), and the common
@@ -18,13 +19,13 @@ neither `Endpoint`s nor a `TcpSegment`. Anything else becomes a `TcpSegment` for
 from __future__ import annotations
 
 import socket
-import struct
-from collections.abc import Callable, Iterator
-from itertools import chain
+from collections.abc import Iterator
 from typing import NamedTuple, TypeGuard
 
+import numpy as np
+
 from analyzer.capture.base import Frame
-from analyzer.capture.mapped import MappedPcap
+from analyzer.capture.mapped import MappedPcap, RecordColumns
 from analyzer.core import Endpoint
 from analyzer.net.conn import Key
 from analyzer.net.events import Acked, StreamData, TcpEvent
@@ -55,9 +56,6 @@ _LINK_LAYOUT = {
     LINKTYPE_RAW_12: (-1, 0),
     LINKTYPE_IPV4: (-1, 0),
 }
-# After the link type field: IPv4 version/IHL, length, fragment, protocol; TCP ports,
-# seq, ack, data offset, flags, window.
-_IPV4_TCP = "BxH2xHxB10xHHIIBBH"
 _MAX_CACHED_PAIRS = 1 << 16  # endpoint pairs kept; the cache restarts when full
 _SEQ_MASK = SEQ_MOD - 1
 
@@ -104,26 +102,72 @@ class _EndpointCache:
         return text
 
 
-class _Headers(NamedTuple):
-    """How to read a frame's link type field and IPv4 and TCP headers in one struct call."""
+class _Rows(NamedTuple):
+    """The records of a batch that a decoder must look at, as rows, and what the others
+    tell: the latest time among the frames of the fast shape, and how many of those are
+    the shard's.
 
-    unpack_from: Callable[..., tuple[int, ...]]  # (buffer, offset)
-    shift: int  # where the struct starts, relative to the frame
-    ip_at: int  # where the IPv4 header starts, relative to the frame
-    type_mask: int  # the link type field masked with this must be `type_want` (IPv4)
-    type_want: int
+    A row is (index, ts_ns, start, end, wire_len, fast, ip, data_at, ip_end, kept_end, seq,
+    ack, flags, window). A frame not of the fast shape (`fast` False) goes to the general
+    decoder whatever its shard, and only its first five fields mean anything.
+    """
+
+    rows: Iterator[tuple[int, ...]]
+    latest: int
+    decoded: int
 
 
-def _headers(linktype: int) -> _Headers | None:
-    layout = _LINK_LAYOUT.get(linktype)
-    if layout is None:
-        return None
-    type_at, ip_at = layout
-    if type_at < 0:  # no link type field: read two bytes before the frame, and ignore them
-        return _Headers(struct.Struct("!H" + _IPV4_TCP).unpack_from, -2, ip_at, 0, 0)
-    gap = ip_at - type_at - 2
-    unpack_from = struct.Struct(f"!{type_at}xH{gap}x{_IPV4_TCP}").unpack_from
-    return _Headers(unpack_from, 0, ip_at, 0xFFFF, 0x0800)
+_IP_SPAN = np.arange(36)  # from the IPv4 header's first byte to the TCP window's last
+
+
+def _u16(h: np.ndarray, at: int) -> np.ndarray:
+    """Column `at` and the next, big-endian, of a batch's header bytes (int64)."""
+    value: np.ndarray = (h[:, at].astype(np.int64) << 8) | h[:, at + 1]
+    return value
+
+
+def _u32(h: np.ndarray, at: int) -> np.ndarray:
+    value: np.ndarray = (_u16(h, at) << 16) | _u16(h, at + 2)
+    return value
+
+
+def _batch_rows(cols: RecordColumns, type_at: int, ip_at: int, shard: Shard | None) -> _Rows:
+    """Read the link type field and the IPv4 and TCP headers of a whole batch at once,
+    check the fast shape and the shard in bulk, and keep the rows a decoder must see: the
+    shard's frames of the fast shape, and every other frame (see `_Rows`)."""
+    chunk, at, start, end = cols.chunk, cols.chunk_at, cols.start, cols.end
+    last = len(chunk) - 1
+    ip = start + ip_at
+    # Clipped reads only touch frames too short for the fast shape, which fail below.
+    h = chunk[np.minimum(ip[:, None] - at + _IP_SPAN, last)]
+    total_len, offset_byte = _u16(h, 2), h[:, 32].astype(np.int64)
+    ip_end = ip + total_len
+    data_at = ip + 20 + (offset_byte >> 4) * 4
+    fast = (
+        (ip + 40 <= end) & (h[:, 0] == 0x45) & (h[:, 9] == 6) & ((_u16(h, 6) & 0x3FFF) == 0)
+        & (offset_byte >= 0x50) & (data_at <= ip_end) & (data_at <= end)
+    )  # fmt: skip
+    if type_at >= 0:  # the link type field must say IPv4
+        kind_at = np.minimum(start - at + type_at, last - 1)
+        fast &= ((chunk[kind_at].astype(np.int64) << 8) | chunk[kind_at + 1]) == 0x0800
+    own = fast
+    if shard is not None:  # shard_of, in bulk
+        ports = _u16(h, 20) ^ _u16(h, 22)
+        own = fast & ((ports * _SPREAD >> 16) % shard[1] == shard[0])
+    keep = np.flatnonzero(own | ~fast)
+    latest = int(cols.ts_ns[fast].max()) if fast.any() else 0
+    rows = zip(
+        (keep + cols.first_index).tolist(),
+        *(column[keep].tolist() for column in (cols.ts_ns, start, end, cols.wire_len)),
+        fast[keep].tolist(),
+        *(column[keep].tolist() for column in (ip, data_at, ip_end, np.minimum(ip_end, end))),
+        _u32(h, 24)[keep].tolist(),
+        _u32(h, 28)[keep].tolist(),
+        h[keep, 33].tolist(),
+        _u16(h, 34)[keep].tolist(),
+        strict=True,
+    )
+    return _Rows(rows, latest, int(np.count_nonzero(own)))
 
 
 def _reversed(raw: RawKey) -> RawKey:
@@ -139,45 +183,33 @@ def fast_segments(
     With `shard=(k, n)` only the segments of shard k are yielded and counted; frames that
     are not TCP are counted in shard 0, so the n shards' stats add up to the whole.
     """
-    headers = _headers(mapped.linktype)
-    if headers is None:
+    layout = _LINK_LAYOUT.get(mapped.linktype)
+    if layout is None:
         for segment in _general_segments(mapped, stats, shard):
             if _in_shard(segment, shard):
                 yield segment
         return
-    unpack, shift, ip_at, type_mask, type_want = headers
-    shard_k, shard_n = shard or (0, 1)
     buf, linktype = mapped.buffer, mapped.linktype
     pair = _EndpointCache().pair
     new = tuple.__new__  # skips the NamedTuple's generated __new__: several times cheaper
-    for index, ts_ns, start, end, wire_len in mapped.records():
-        ip = start + ip_at
-        if ip + 40 <= end:  # room for IPv4 and TCP headers without options
-            (
-                link_type, version_ihl, total_len, frag, proto,
-                sport, dport, seq, ack, offset_byte, flags, window,
-            ) = unpack(buf, start + shift)  # fmt: skip
-            ip_end = ip + total_len
-            data_at = ip + 20 + (offset_byte >> 4) * 4
-        if (
-            ip + 40 > end or link_type & type_mask != type_want or version_ihl != 0x45
-            or proto != 6 or frag & 0x3FFF or offset_byte < 0x50
-            or data_at > ip_end or data_at > end
-        ):  # fmt: skip
-            segment = _general(buf, index, ts_ns, linktype, start, end, wire_len, stats, shard)
-            if _in_shard(segment, shard):
-                yield segment
-            continue
-        if ((sport ^ dport) * _SPREAD >> 16) % shard_n != shard_k:  # shard_of, inline
-            continue
-        stats.frames += 1
-        stats.tcp += 1
-        kept_end = ip_end if ip_end < end else end
-        src, dst, _ = pair(buf[ip + 12 : ip + 24])
-        yield new(TcpSegment, (
-            index, ts_ns, src, dst, seq, ack, flags, window,
-            buf[data_at:kept_end], kept_end < ip_end, ip_end - kept_end,
-        ))  # fmt: skip
+    for cols in mapped.column_batches():
+        rows, _, decoded = _batch_rows(cols, *layout, shard)
+        stats.frames += decoded
+        stats.tcp += decoded
+        for (
+            index, ts_ns, start, end, wire_len, fast, ip, data_at, ip_end, kept_end,
+            seq, ack, flags, window,
+        ) in rows:  # fmt: skip
+            if not fast:
+                segment = _general(buf, index, ts_ns, linktype, start, end, wire_len, stats, shard)
+                if _in_shard(segment, shard):
+                    yield segment
+                continue
+            src, dst, _ = pair(buf[ip + 12 : ip + 24])
+            yield new(TcpSegment, (
+                index, ts_ns, src, dst, seq, ack, flags, window,
+                buf[data_at:kept_end], kept_end < ip_end, ip_end - kept_end,
+            ))  # fmt: skip
 
 
 def fast_tcp_events(
@@ -189,122 +221,112 @@ def fast_tcp_events(
     other shards' packets only move the reassembler's clock, so that `finish` closes the
     connections left open at the same time as an unsharded run would.
     """
-    headers = _headers(mapped.linktype)
-    if headers is None:
+    layout = _LINK_LAYOUT.get(mapped.linktype)
+    if layout is None:
         yield from _general_tcp_events(mapped, reassembler, shard)
         return
-    unpack, shift, ip_at, type_mask, type_want = headers
-    shard_k, shard_n = shard or (0, 1)
     buf, linktype, stats = mapped.buffer, mapped.linktype, reassembler.decode_stats
     pair = _EndpointCache().pair
     feed_raw, feed_route = reassembler.feed_raw, reassembler.feed_route
     drop_late = reassembler.drop_late
     routes_get, mark_active = reassembler.routes.get, reassembler.mark_active
     new = tuple.__new__  # skips the NamedTuple's generated __new__: several times cheaper
-    latest, decoded = 0, 0  # kept in locals, handed over at the end: both are per packet
+    latest, decoded = 0, 0  # handed over at the end: both are per packet
     try:
-        # chain: a C loop over the batches, no generator to resume per record
-        for index, ts_ns, start, end, wire_len in chain.from_iterable(mapped.batches()):
-            reassembler.packet_index = index
-            ip = start + ip_at
-            if ip + 40 <= end:  # room for IPv4 and TCP headers without options
-                (
-                    link_type, version_ihl, total_len, frag, proto,
-                    sport, dport, seq, ack, offset_byte, flags, window,
-                ) = unpack(buf, start + shift)  # fmt: skip
-                ip_end = ip + total_len
-                data_at = ip + 20 + (offset_byte >> 4) * 4
-            if (
-                ip + 40 > end or link_type & type_mask != type_want or version_ihl != 0x45
-                or proto != 6 or frag & 0x3FFF or offset_byte < 0x50
-                or data_at > ip_end or data_at > end
-            ):  # fmt: skip
-                segment = _general(buf, index, ts_ns, linktype, start, end, wire_len, stats, shard)
-                yield from _general_feed(reassembler, shard, segment)
-                continue
-            if ts_ns > latest:
-                latest = ts_ns
-            if ((sport ^ dport) * _SPREAD >> 16) % shard_n != shard_k:  # shard_of, inline
-                continue
-            decoded += 1
-            kept_end = ip_end if ip_end < end else end
-            raw = buf[ip + 12 : ip + 24]
-            route = routes_get(raw)
-            length = kept_end - data_at
-            if route is None or flags & (SYN | ACK | RST) == SYN:  # perhaps a new connection
-                src, dst, key = pair(raw)
-                if not (route or flags & SYN) and drop_late(key, ts_ns, flags, length > 0):
-                    continue  # e.g. the last ACK, after both FINs closed the connection
-                segment = new(TcpSegment, (
-                    index, ts_ns, src, dst, seq, ack, flags, window,
-                    buf[data_at:kept_end], kept_end < ip_end, ip_end - kept_end,
-                ))  # fmt: skip
-                yield from feed_raw(segment, key, raw, _reversed(raw))
-                continue
-            conn, half, peer, from_responder = route
-            base, next_off = half.base, half.next_off
-            if (
-                base is None and flags & (SYN | ACK | RST | FIN) == SYN | ACK and from_responder
-                and half.isn is None and not length and kept_end == ip_end
-            ):  # fmt: skip
-                # The SYN-ACK: `TcpReassembler._note_syn` inline; the rest is a pure ACK's.
-                half.isn = seq
-                half.base = base = seq = (seq + 1) & _SEQ_MASK
-                conn.synack_seen = True
-            elif base is None or flags & (SYN | RST) or kept_end < ip_end:
-                segment = _route_segment(route, index, ts_ns, seq, ack, flags, window,
-                                         buf[data_at:kept_end], ip_end - kept_end)  # fmt: skip
-                yield from feed_route(route, segment)
-                continue
-            delta = (seq - base - next_off) & _SEQ_MASK  # offset_of, inline
-            off = next_off + delta if delta < SEQ_HALF else next_off + delta - SEQ_MOD
-            if length and (
-                off != next_off or half.pending or half.fin_off is not None
-                or (length == 1 and off == half.max_end - 1 and half.max_end > 0
-                    and not flags & FIN)  # a keep-alive probe
-            ):  # fmt: skip
-                segment = _route_segment(route, index, ts_ns, seq, ack, flags, window,
-                                         buf[data_at:kept_end], 0)  # fmt: skip
-                yield from feed_route(route, segment)
-                continue
-            # -- the common case: TcpReassembler._segment for in-order data and ACKs ----
-            mark_active(conn.key)
-            conn.last_ts = ts_ns
-            if from_responder:
-                conn.resp_seen = True
-            if not window and not flags & (SYN | FIN):
-                conn.zero_windows += 1
-            if length:
-                half.next_off = stop = off + length
-                if stop > half.max_end:
-                    half.max_end = stop
-                half.last_payload_ns = ts_ns
-                yield new(StreamData, (conn.id, half.direction, ts_ns, off, buf[data_at:kept_end]))
-            elif half.max_end > 0 and off == half.max_end - 1 and not flags & (SYN | FIN):
-                conn.keepalives += 1
-            if flags & FIN and half.fin_off is None:
-                half.fin_off = off + length
-                if conn.first_fin is None:
-                    conn.first_fin, conn.fin_ts = half.direction, ts_ns
-            if flags & ACK and peer.base is not None:
-                peer_next = peer.next_off
-                delta = (ack - peer.base - peer_next) & _SEQ_MASK
-                acked = peer_next + delta if delta < SEQ_HALF else peer_next + delta - SEQ_MOD
-                if peer.fin_off is not None and peer.fin_off < acked:
-                    acked = peer.fin_off  # the FIN's sequence number is not data
-                frontier = acked if acked < peer.max_end else peer.max_end
-                if frontier > peer_next:
-                    out: list[TcpEvent] = []
-                    peer.advance(ts_ns, out, upto=frontier)
-                    yield from out
-                if acked > peer.acked:
-                    peer.acked = acked
-                    yield new(Acked, (conn.id, peer.direction, ts_ns, acked))
-            if (
-                half.fin_off is not None and peer.fin_off is not None
-                and half.next_off >= half.fin_off and peer.next_off >= peer.fin_off
-            ):  # fmt: skip
-                yield from reassembler.close(conn, ts_ns)
+        for cols in mapped.column_batches():
+            rows, batch_latest, batch_decoded = _batch_rows(cols, *layout, shard)
+            latest = max(latest, batch_latest)
+            decoded += batch_decoded
+            for (
+                index, ts_ns, start, end, wire_len, fast, ip, data_at, ip_end, kept_end,
+                seq, ack, flags, window,
+            ) in rows:  # fmt: skip
+                reassembler.packet_index = index
+                if not fast:
+                    segment = _general(
+                        buf, index, ts_ns, linktype, start, end, wire_len, stats, shard
+                    )
+                    yield from _general_feed(reassembler, shard, segment)
+                    continue
+                raw = buf[ip + 12 : ip + 24]
+                route = routes_get(raw)
+                length = kept_end - data_at
+                if route is None or flags & (SYN | ACK | RST) == SYN:  # perhaps a new connection
+                    src, dst, key = pair(raw)
+                    if not (route or flags & SYN) and drop_late(key, ts_ns, flags, length > 0):
+                        continue  # e.g. the last ACK, after both FINs closed the connection
+                    segment = new(TcpSegment, (
+                        index, ts_ns, src, dst, seq, ack, flags, window,
+                        buf[data_at:kept_end], kept_end < ip_end, ip_end - kept_end,
+                    ))  # fmt: skip
+                    yield from feed_raw(segment, key, raw, _reversed(raw))
+                    continue
+                conn, half, peer, from_responder = route
+                base, next_off = half.base, half.next_off
+                if (
+                    base is None and flags & (SYN | ACK | RST | FIN) == SYN | ACK and from_responder
+                    and half.isn is None and not length and kept_end == ip_end
+                ):  # fmt: skip
+                    # The SYN-ACK: `TcpReassembler._note_syn` inline; the rest is a pure ACK's.
+                    half.isn = seq
+                    half.base = base = seq = (seq + 1) & _SEQ_MASK
+                    conn.synack_seen = True
+                elif base is None or flags & (SYN | RST) or kept_end < ip_end:
+                    segment = _route_segment(route, index, ts_ns, seq, ack, flags, window,
+                                             buf[data_at:kept_end], ip_end - kept_end)  # fmt: skip
+                    yield from feed_route(route, segment)
+                    continue
+                delta = (seq - base - next_off) & _SEQ_MASK  # offset_of, inline
+                off = next_off + delta if delta < SEQ_HALF else next_off + delta - SEQ_MOD
+                if length and (
+                    off != next_off or half.pending or half.fin_off is not None
+                    or (length == 1 and off == half.max_end - 1 and half.max_end > 0
+                        and not flags & FIN)  # a keep-alive probe
+                ):  # fmt: skip
+                    segment = _route_segment(route, index, ts_ns, seq, ack, flags, window,
+                                             buf[data_at:kept_end], 0)  # fmt: skip
+                    yield from feed_route(route, segment)
+                    continue
+                # -- the common case: TcpReassembler._segment for in-order data and ACKs ----
+                mark_active(conn.key)
+                conn.last_ts = ts_ns
+                if from_responder:
+                    conn.resp_seen = True
+                if not window and not flags & (SYN | FIN):
+                    conn.zero_windows += 1
+                if length:
+                    half.next_off = stop = off + length
+                    if stop > half.max_end:
+                        half.max_end = stop
+                    half.last_payload_ns = ts_ns
+                    yield new(
+                        StreamData, (conn.id, half.direction, ts_ns, off, buf[data_at:kept_end])
+                    )
+                elif half.max_end > 0 and off == half.max_end - 1 and not flags & (SYN | FIN):
+                    conn.keepalives += 1
+                if flags & FIN and half.fin_off is None:
+                    half.fin_off = off + length
+                    if conn.first_fin is None:
+                        conn.first_fin, conn.fin_ts = half.direction, ts_ns
+                if flags & ACK and peer.base is not None:
+                    peer_next = peer.next_off
+                    delta = (ack - peer.base - peer_next) & _SEQ_MASK
+                    acked = peer_next + delta if delta < SEQ_HALF else peer_next + delta - SEQ_MOD
+                    if peer.fin_off is not None and peer.fin_off < acked:
+                        acked = peer.fin_off  # the FIN's sequence number is not data
+                    frontier = acked if acked < peer.max_end else peer.max_end
+                    if frontier > peer_next:
+                        out: list[TcpEvent] = []
+                        peer.advance(ts_ns, out, upto=frontier)
+                        yield from out
+                    if acked > peer.acked:
+                        peer.acked = acked
+                        yield new(Acked, (conn.id, peer.direction, ts_ns, acked))
+                if (
+                    half.fin_off is not None and peer.fin_off is not None
+                    and half.next_off >= half.fin_off and peer.next_off >= peer.fin_off
+                ):  # fmt: skip
+                    yield from reassembler.close(conn, ts_ns)
     finally:
         reassembler.see_time(latest)
         stats.frames += decoded

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer import analyze
-from analyzer.capture.mapped import MappedPcap
+from analyzer.capture.mapped import PROGRESS_EVERY, MappedPcap
 from analyzer.capture.pcap import read_pcap
 from analyzer.capture.tally import ReadTally
 from analyzer.errors import SioscopeError
@@ -182,3 +182,32 @@ def test_arbitrary_file_bytes_raise_nothing_unexpected(data: bytes) -> None:
     except SioscopeError:
         return
     assert tally.packets >= len(segments)
+
+
+@pytest.mark.parametrize(
+    "corrupt_at", [None, PROGRESS_EVERY - 1, PROGRESS_EVERY, 2 * PROGRESS_EVERY]
+)
+@pytest.mark.parametrize("cut_last", [0, 7])
+def test_walks_across_batches_agree(corrupt_at: int | None, cut_last: int) -> None:
+    """The mapped walk reads records a batch at a time: batch edges change nothing, and a
+    corrupt record ends the walk where it is, on either side of an edge."""
+    frames = (ODD_FRAMES * (2 * PROGRESS_EVERY // len(ODD_FRAMES) + 2))[: 2 * PROGRESS_EVERY + 9]
+    data = bytearray(_pcap(frames, 1, cut_last))
+    if corrupt_at is not None:  # a caplen beyond the wire length: corrupt
+        at = 24 + sum(16 + len(f) for f in frames[:corrupt_at])
+        data[at + 8 : at + 12] = struct.pack("<I", 70_000)
+    fast, fast_stats, fast_tally = _via_fast(bytes(data))
+    slow, slow_stats, slow_tally = _via_slow(bytes(data))
+    assert (fast, fast_stats) == (slow, slow_stats)
+    assert _tally_view(fast_tally) == _tally_view(slow_tally)
+    whole = len(frames) - (1 if cut_last else 0)  # a cut last record is not counted
+    assert fast_tally.packets == (corrupt_at if corrupt_at is not None else whole)
+
+
+@pytest.mark.parametrize("whole", [PROGRESS_EVERY - 1, PROGRESS_EVERY, PROGRESS_EVERY + 1])
+def test_a_record_header_cut_next_to_a_batch_edge_is_reported_alike(whole: int) -> None:
+    frames = (ODD_FRAMES * (PROGRESS_EVERY // len(ODD_FRAMES) + 2))[: whole + 1]
+    data = _pcap(frames, 1, cut_last=len(frames[-1]) + 16 - 5)  # 5 bytes of the last header
+    fast_tally, slow_tally = _via_fast(data)[2], _via_slow(data)[2]
+    assert _tally_view(fast_tally) == _tally_view(slow_tally)
+    assert (fast_tally.packets, fast_tally.truncated) == (whole, True)
