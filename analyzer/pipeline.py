@@ -10,7 +10,7 @@ from analyzer.capture.har import read_har
 from analyzer.capture.keylog import read_keylog
 from analyzer.capture.pcap import FrameSource, open_frames
 from analyzer.capture.sniff import sniff_file
-from analyzer.classify import classify
+from analyzer.classify import Observed, classify, observe
 from analyzer.core import Diagnostic, relaxed_gc
 from analyzer.flows import FlowDecoder
 from analyzer.limits import Limits
@@ -57,12 +57,14 @@ def _analyze(
     keys, key_diagnostics = read_keylog(keylog) if keylog else (None, [])  # TLS secrets
     limits = limits or Limits()
     builder = SessionBuilder(limits=limits, spill=SpillFile())
-    sessions: list[Session] = []
+    # Each ended session with what it shows alone, read as it ends (the classifier's
+    # costliest part, done while the rest of the capture is still being decoded).
+    ended: list[tuple[Session, Observed]] = []
     observed = ObservationTally()
 
     def collect(done: Iterable[Session]) -> None:
         for session in done:
-            sessions.append(session)
+            ended.append((session, observe(session)))
             if on_session is not None:
                 on_session(session)
         if builder.observations:  # tallied as they come: a lossy capture makes thousands
@@ -99,10 +101,15 @@ def _analyze(
         tls = flows.tls_connections
     collect(builder.finish(info.last_ts_ns))
     diagnostics.extend(builder.diagnostics)
-    sessions.sort(key=lambda s: (s.opened_ns, s.sid))
+    ended.sort(key=lambda pair: (pair[0].opened_ns, pair[0].sid))
+    sessions = [session for session, _ in ended]
     end_ns = info.last_ts_ns or max((s.last_seen_ns for s in sessions), default=0)
     judged, crowd_findings = classify(
-        sessions, end_ns, har=fmt is CaptureFormat.HAR, page_loads=observed.page_loads
+        sessions,
+        end_ns,
+        har=fmt is CaptureFormat.HAR,
+        page_loads=observed.page_loads,
+        observed=[seen for _, seen in ended],
     )
     return Analysis(
         info=info,

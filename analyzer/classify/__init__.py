@@ -3,6 +3,7 @@ a confidence and the evidence behind it; plus capture-level findings."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from analyzer.classify.chains import link_previous, next_opens
@@ -14,7 +15,7 @@ from analyzer.classify.crowd import (
     shared_stalls,
 )
 from analyzer.classify.engine import decide
-from analyzer.classify.facts import gather
+from analyzer.classify.facts import Observed, gather, observe
 from analyzer.classify.sockets import classify_sockets
 from analyzer.model import Evidence, Finding, Session, Verdict
 from analyzer.reasons import Cause
@@ -29,11 +30,18 @@ def classify(
     *,
     har: bool = False,
     page_loads: list[Observation] | None = None,
+    observed: Sequence[Observed | None] | None = None,
 ) -> tuple[list[Session], list[Finding]]:
-    following = next_opens(sessions)
+    """`observed`: `observe(session)` of each session, in the same order, for those read
+    already (most of the work, done as sessions end while the capture is still decoded)."""
+    following = next_opens(sessions) if har else {}  # only a HAR's ends are inferred from it
+    seen = observed or [None] * len(sessions)
     judged = [
         Judged(facts, decide(facts))
-        for facts in (gather(s, capture_end_ns, har, following.get(s.sid)) for s in sessions)
+        for facts in (
+            gather(s, capture_end_ns, har, following.get(s.sid), early)
+            for s, early in zip(sessions, seen, strict=True)
+        )
     ]
     findings: list[Finding] = []
     proxied = proxy_timeouts(judged)
@@ -137,4 +145,4 @@ def _finding(cause: Cause, group: list[Judged], text: str) -> Finding:
     return Finding(cause.value, len(group), tuple(j.session.sid for j in group), (text,))
 
 
-__all__ = ["classify"]
+__all__ = ["Observed", "classify", "observe"]

@@ -390,11 +390,7 @@ def _already_gone(facts: SessionFacts, before_ns: int) -> set[str]:
 
 
 def _connect_error_before(facts: SessionFacts, ts_ns: int) -> str | None:
-    errors = [
-        e
-        for e in facts.session.timeline
-        if e.kind == "connect-error" and ts_ns - RECENT_NS <= e.ts_ns <= ts_ns
-    ]
+    errors = [e for e in facts.connect_errors if ts_ns - RECENT_NS <= e.ts_ns <= ts_ns]
     still_open = [
         s
         for s in facts.session.sockets

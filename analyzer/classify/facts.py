@@ -51,6 +51,7 @@ class SessionFacts:
     unanswered: Heartbeat | None  # the first ping never answered
     last_answered: Heartbeat | None
     malformed: tuple[TimelineEvent, ...]
+    connect_errors: tuple[TimelineEvent, ...]  # namespace CONNECT_ERROR packets, in order
     interval_ns: int
     timeout_ns: int
     flavors: Flavors  # which library each side runs; read once here, it scans the timeline
@@ -63,10 +64,57 @@ class SessionFacts:
         return act.arrival is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What `gather` reads from a session alone, without the capture around it: it can be
+    read as soon as the session ends, while the rest of the capture is still decoded."""
+
+    active: str
+    acts: tuple[Act, ...]
+    server_expiry_ns: int | None
+    client_expiry_ns: int | None
+    unanswered: Heartbeat | None
+    last_answered: Heartbeat | None
+    malformed: tuple[TimelineEvent, ...]
+    connect_errors: tuple[TimelineEvent, ...]
+    interval_ns: int
+    timeout_ns: int
+    flavors: Flavors
+
+
 def gather(
-    session: Session, capture_end_ns: int, har: bool = False, next_open_ns: int | None = None
+    session: Session,
+    capture_end_ns: int,
+    har: bool = False,
+    next_open_ns: int | None = None,
+    observed: Observed | None = None,
 ) -> SessionFacts:
-    """`next_open_ns`: when the same client opened its next session, if it did."""
+    """`next_open_ns`: when the same client opened its next session, if it did;
+    `observed`: `observe(session)`, if it was read already."""
+    seen = observed or observe(session)
+    acts = seen.acts
+    if har and not acts:
+        acts = tuple(_inferred_end(session, seen.client_expiry_ns, next_open_ns))
+    return SessionFacts(
+        session,
+        seen.active,
+        acts,
+        capture_end_ns,
+        seen.server_expiry_ns,
+        seen.client_expiry_ns,
+        seen.unanswered,
+        seen.last_answered,
+        seen.malformed,
+        seen.connect_errors,
+        seen.interval_ns,
+        seen.timeout_ns,
+        seen.flavors,
+        har,
+    )
+
+
+def observe(session: Session) -> Observed:
+    """The facts of `gather` that depend on the session alone."""
     interval_ns = (session.ping_interval_ms or DEFAULT_INTERVAL_MS) * 1_000_000
     timeout_ns = (session.ping_timeout_ms or DEFAULT_TIMEOUT_MS) * 1_000_000
     on_ws = session.upgraded_ns is not None or session.transports == ("websocket",)
@@ -82,23 +130,24 @@ def gather(
     server_expiry, client_expiry = _expiries(
         session, pinger, last_answered, unanswered, interval_ns, timeout_ns
     )
-    malformed = tuple(e for e in session.timeline if e.kind == "malformed")
-    if har and not acts:
-        acts = _inferred_end(session, client_expiry, next_open_ns)
-    return SessionFacts(
-        session,
+    malformed, connect_errors = [], []
+    for event in session.timeline:  # one pass over it: the timeline is the longest part
+        if event.kind == "malformed":
+            malformed.append(event)
+        elif event.kind == "connect-error":
+            connect_errors.append(event)
+    return Observed(
         active,
         tuple(acts),
-        capture_end_ns,
         server_expiry,
         client_expiry,
         unanswered,
         last_answered,
-        malformed,
+        tuple(malformed),
+        tuple(connect_errors),
         interval_ns,
         timeout_ns,
         flavors_of(session),
-        har,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from analyzer import NamespaceSocket, Session
+from analyzer.classify import classify, observe
 from tests.e2e.conftest import analysis_for, analysis_of
 
 
@@ -86,3 +87,18 @@ def test_har_verdicts_never_contradict_truth(har_truth: dict[str, Any]) -> None:
                 assert mine == theirs["reason"], want["sid"]
         assert got.previous_sid == want.get("previous_sid"), want["sid"]
         assert got.verdict.confidence < 0.9  # HAR evidence is weaker, and says so
+
+
+def test_sessions_read_as_they_end_are_judged_as_when_read_at_the_end(
+    truth: dict[str, Any],
+) -> None:
+    """The pipeline reads each session's own facts (`observe`) as it ends; classifying with
+    them must be classifying without them, for the capture and for its HAR."""
+    for har in (False, True) if truth["capture"].get("har") else (False,):
+        analysis = analysis_for(truth, har=har)
+        sessions = list(analysis.sessions)
+        end_ns = analysis.info.last_ts_ns or 0
+        early = [observe(s) for s in sessions]
+        read_early = classify(sessions, end_ns, har=har, observed=early)
+        read_late = classify(sessions, end_ns, har=har)
+        assert read_early == read_late
