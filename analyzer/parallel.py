@@ -45,7 +45,6 @@ from analyzer.errors import SioscopeError
 from analyzer.flows import FlowDecoder
 from analyzer.http1 import HttpLimits
 from analyzer.net.events import ConnectionOpened, TcpEvent
-from analyzer.net.fast import fast_tcp_events
 from analyzer.net.packet import DecodeStats
 from analyzer.net.tcp import ReassemblyStats, TcpReassembler
 from analyzer.transport import (
@@ -243,6 +242,8 @@ class _Outbox:
 
 def _work(settings: _Settings, pipe: Pipe) -> None:
     """One shard: decode, reassemble and parse its connections, stream the items."""
+    from analyzer.net.fast import fast_tcp_events  # numpy: the workers' alone, not the parent's
+
     try:
         source = FrameSource(settings.path)
         reassembler = TcpReassembler(**settings.reassembly)

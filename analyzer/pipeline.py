@@ -17,7 +17,6 @@ from analyzer.limits import Limits
 from analyzer.model import Analysis, Finding, Session
 from analyzer.net import tcp_events
 from analyzer.net.events import TcpEvent
-from analyzer.net.fast import fast_tcp_events
 from analyzer.net.tcp import TcpReassembler
 from analyzer.parallel import ShardedDecoder
 from analyzer.sessions import Observation, SessionBuilder
@@ -176,6 +175,10 @@ def _tcp_stream(
 ) -> Iterator[TcpEvent]:
     """TCP events of a packet capture: mapped fast path for pcap, frames otherwise."""
     if not slow:
+        # Imported here: it loads numpy, which the main process of a run with workers
+        # (and a HAR's) never needs.
+        from analyzer.net.fast import fast_tcp_events
+
         with source.mapped(progress) as mapped:
             if mapped is not None:
                 yield from fast_tcp_events(mapped, reassembler)

@@ -14,10 +14,9 @@ import os
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from analyzer.capture.base import CaptureFormat, CaptureInfo, Frame
-from analyzer.capture.mapped import MappedPcap, Progress, mapped_pcap
 from analyzer.capture.pcapng import read_pcapng
 from analyzer.capture.sniff import PCAP_MAGICS, sniff_file
 from analyzer.capture.tally import (
@@ -29,6 +28,9 @@ from analyzer.capture.tally import (
     record_length_problem,
 )
 from analyzer.core import Diagnostic
+
+if TYPE_CHECKING:  # the mapped reader loads numpy: only a fast-path read imports it
+    from analyzer.capture.mapped import MappedPcap, Progress
 from analyzer.errors import InputError
 
 
@@ -110,6 +112,8 @@ class FrameSource:
         if self.format is not CaptureFormat.PCAP:
             yield None
             return
+        from analyzer.capture.mapped import mapped_pcap  # see TYPE_CHECKING above
+
         self._tally = tally = ReadTally()
         try:
             with mapped_pcap(self.path, tally, progress) as mapped:

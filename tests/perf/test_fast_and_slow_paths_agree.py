@@ -56,7 +56,7 @@ def test_environment_selects_the_slow_path(monkeypatch: pytest.MonkeyPatch) -> N
         calls.append(1)
         return fast_tcp_events(mapped, reassembler)
 
-    monkeypatch.setattr("analyzer.pipeline.fast_tcp_events", spy)
+    monkeypatch.setattr("analyzer.net.fast.fast_tcp_events", spy)  # imported where used
     monkeypatch.setenv("SIOSCOPE_PARALLEL", "0")
     pcap = str(next(p for p in PACKET_CAPTURES if p.suffix == ".pcap"))
     monkeypatch.setenv("SIOSCOPE_SLOW_PATH", "1")
