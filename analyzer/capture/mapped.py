@@ -131,18 +131,10 @@ class MappedPcap:
 
         Only the chain of record lengths is followed one record at a time; every other
         header field is read for the whole batch at once."""
-        buf, size = self.buffer, len(self.buffer)
-        caplen_at = self._caplen.unpack_from
-        found = array("q")
-        append = found.append
-        at = offset
-        for _ in range(PROGRESS_EVERY):
-            if at + RECORD_HEADER_LEN > size:
-                break
-            append(at)
-            at += RECORD_HEADER_LEN + caplen_at(buf, at + 8)[0]
+        size = len(self.buffer)
+        found, at, needed = self._chain(offset)
         # A copy of the batch's bytes, not a view of the mapping: no array may pin the map.
-        chunk = np.frombuffer(buf[offset:at], dtype=np.uint8)
+        chunk = np.frombuffer(self.buffer[offset:needed], dtype=np.uint8)
         offsets = np.frombuffer(found, dtype=np.int64)
         heads = chunk[offsets[:, None] - offset + _HEADER_SPAN].view(self._u32)
         sec, frac, caplen, wire_len = (heads[:, k].astype(np.int64) for k in range(4))
@@ -164,6 +156,28 @@ class MappedPcap:
         ts_ns = sec[:keep] * 1_000_000_000 + frac[:keep] * self._frac_to_ns
         cols = RecordColumns(first, ts_ns, start[:keep], end[:keep], wire_len[:keep], chunk, offset)
         return cols, at, keep < PROGRESS_EVERY
+
+    def _chain(self, offset: int) -> tuple[array[int], int, int]:
+        """Where up to `PROGRESS_EVERY` records start, from `offset`, following their
+        lengths; where the chain stopped; and where the bytes the batch needs end.
+
+        A record that cannot be whole (it runs past the end of the file, or its length is
+        beyond any real one) ends the walk: only its header is needed, so a corrupt length
+        never makes the batch copy the rest of the file."""
+        buf, size = self.buffer, len(self.buffer)
+        caplen_at = self._caplen.unpack_from
+        found = array("q")
+        append = found.append
+        at = offset
+        for _ in range(PROGRESS_EVERY):
+            if at + RECORD_HEADER_LEN > size:
+                break
+            append(at)
+            caplen = caplen_at(buf, at + 8)[0]
+            if caplen > MAX_RECORD_BYTES or at + RECORD_HEADER_LEN + caplen > size:
+                return found, at + RECORD_HEADER_LEN + caplen, at + RECORD_HEADER_LEN
+            at += RECORD_HEADER_LEN + caplen
+        return found, at, at
 
     def _ends_walk(self, offset: int, index: int, caplen: int, wire_len: int, end: int) -> bool:
         """Report a corrupt or cut record to the tally: True if there is one."""

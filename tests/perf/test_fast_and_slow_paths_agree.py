@@ -211,3 +211,18 @@ def test_a_record_header_cut_next_to_a_batch_edge_is_reported_alike(whole: int) 
     fast_tally, slow_tally = _via_fast(data)[2], _via_slow(data)[2]
     assert _tally_view(fast_tally) == _tally_view(slow_tally)
     assert (fast_tally.packets, fast_tally.truncated) == (whole, True)
+
+
+@pytest.mark.parametrize("claimed", [70_000, 200_000_000, 0xFFFFFFFF])
+def test_a_corrupt_length_copies_no_more_than_its_header(claimed: int) -> None:
+    """A batch copies the bytes its records lie in; a record whose length runs past the end
+    of the file ends the walk, and only its header is copied, whatever it claims."""
+    good = ODD_FRAMES[0]
+    data = bytearray(_pcap([good, good, b"\0" * 64]))
+    third = 24 + 2 * (16 + len(good))
+    data[third + 8 : third + 16] = struct.pack("<II", claimed, claimed)
+    mapped = MappedPcap(bytes(data), ReadTally())
+    [batch] = list(mapped.column_batches())
+    assert len(batch.start) == 2
+    assert len(batch.chunk) == third + 16 - 24
+    assert mapped.tally.truncated or mapped.tally.diagnostics
