@@ -81,23 +81,15 @@ class MappedPcap:
 
     def records(self) -> Iterator[RecordRef]:
         """Positions of every complete record; a cut or corrupt one ends the walk."""
-        for batch in self.batches():
-            yield from batch
-
-    def batches(self) -> Iterator[list[RecordRef]]:
-        """`records` in lists of up to `PROGRESS_EVERY`: a loop over a list costs less per
-        record than resuming a generator."""
         for cols in self.column_batches():
             first = cols.first_index
-            yield list(
-                zip(
-                    range(first, first + len(cols.start)),
-                    cols.ts_ns.tolist(),
-                    cols.start.tolist(),
-                    cols.end.tolist(),
-                    cols.wire_len.tolist(),
-                    strict=True,
-                )
+            yield from zip(
+                range(first, first + len(cols.start)),
+                cols.ts_ns.tolist(),
+                cols.start.tolist(),
+                cols.end.tolist(),
+                cols.wire_len.tolist(),
+                strict=True,
             )
 
     def column_batches(self) -> Iterator[RecordColumns]:

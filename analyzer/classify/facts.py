@@ -9,7 +9,7 @@ would have fired.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from analyzer.classify.flavor import Flavors, flavors_of
 from analyzer.core import NS_PER_S, Side
@@ -41,11 +41,12 @@ class Act:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionFacts:
-    session: Session
+class Observed:
+    """What a session shows on its own, without the capture around it: it can be read as
+    soon as the session ends, while the rest of the capture is still decoded."""
+
     active: str  # the transport the session ended on: "websocket" or "polling"
     acts: tuple[Act, ...]  # sorted by time
-    capture_end_ns: int
     server_expiry_ns: int | None  # when the server's heartbeat timer fires (None: never armed)
     client_expiry_ns: int | None
     unanswered: Heartbeat | None  # the first ping never answered
@@ -55,6 +56,14 @@ class SessionFacts:
     interval_ns: int
     timeout_ns: int
     flavors: Flavors  # which library each side runs; read once here, it scans the timeline
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts(Observed):
+    """`Observed`, with the session and the capture around it."""
+
+    session: Session
+    capture_end_ns: int
     har: bool = False  # no TCP, no close frames, only the messages the browser handled
 
     def first(self, side: Side, after_ns: int = 0) -> Act | None:
@@ -62,24 +71,6 @@ class SessionFacts:
 
     def delivered(self, act: Act) -> bool:
         return act.arrival is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Observed:
-    """What `gather` reads from a session alone, without the capture around it: it can be
-    read as soon as the session ends, while the rest of the capture is still decoded."""
-
-    active: str
-    acts: tuple[Act, ...]
-    server_expiry_ns: int | None
-    client_expiry_ns: int | None
-    unanswered: Heartbeat | None
-    last_answered: Heartbeat | None
-    malformed: tuple[TimelineEvent, ...]
-    connect_errors: tuple[TimelineEvent, ...]
-    interval_ns: int
-    timeout_ns: int
-    flavors: Flavors
 
 
 def gather(
@@ -92,25 +83,10 @@ def gather(
     """`next_open_ns`: when the same client opened its next session, if it did;
     `observed`: `observe(session)`, if it was read already."""
     seen = observed or observe(session)
-    acts = seen.acts
-    if har and not acts:
-        acts = tuple(_inferred_end(session, seen.client_expiry_ns, next_open_ns))
-    return SessionFacts(
-        session,
-        seen.active,
-        acts,
-        capture_end_ns,
-        seen.server_expiry_ns,
-        seen.client_expiry_ns,
-        seen.unanswered,
-        seen.last_answered,
-        seen.malformed,
-        seen.connect_errors,
-        seen.interval_ns,
-        seen.timeout_ns,
-        seen.flavors,
-        har,
-    )
+    facts = {f.name: getattr(seen, f.name) for f in fields(Observed)}
+    if har and not seen.acts:
+        facts["acts"] = tuple(_inferred_end(session, seen.client_expiry_ns, next_open_ns))
+    return SessionFacts(**facts, session=session, capture_end_ns=capture_end_ns, har=har)
 
 
 def observe(session: Session) -> Observed:

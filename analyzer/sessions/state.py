@@ -193,7 +193,7 @@ class SessionState:
         self, pinger: Side, ping_ns: int, pong_ns: int | None, acked_ns: int | None
     ) -> None:
         beats = self.heartbeats
-        beats.append((pinger._value_, ping_ns, pong_ns, acked_ns))
+        beats.append(heartbeat_row(pinger, ping_ns, pong_ns, acked_ns))
         if len(beats) >= HEARTBEAT_CHUNK and self.spill is not None:
             if self.older_heartbeats is None:
                 self.older_heartbeats = OlderRows(self.spill, key=1)
