@@ -25,7 +25,7 @@ from typing import NamedTuple, TypeGuard
 import numpy as np
 
 from analyzer.capture.base import Frame
-from analyzer.capture.mapped import MappedPcap, RecordColumns
+from analyzer.capture.mapped import MappedPcap, RecordColumns, byte_windows
 from analyzer.core import Endpoint
 from analyzer.net.conn import Key
 from analyzer.net.events import Acked, StreamData, TcpEvent
@@ -117,7 +117,7 @@ class _Rows(NamedTuple):
     decoded: int
 
 
-_IP_SPAN = np.arange(36)  # from the IPv4 header's first byte to the TCP window's last
+_IP_SPAN = 36  # from the IPv4 header's first byte to the TCP window's last
 
 
 def _u16(h: np.ndarray, at: int) -> np.ndarray:
@@ -138,8 +138,9 @@ def _batch_rows(cols: RecordColumns, type_at: int, ip_at: int, shard: Shard | No
     chunk, at, start, end = cols.chunk, cols.chunk_at, cols.start, cols.end
     last = len(chunk) - 1
     ip = start + ip_at
-    # Clipped reads only touch frames too short for the fast shape, which fail below.
-    h = chunk[np.minimum(ip[:, None] - at + _IP_SPAN, last)]
+    # Windows moved back from the chunk's end belong to frames too short for the fast
+    # shape, which fail below.
+    h = byte_windows(chunk, ip - at, _IP_SPAN)
     total_len, offset_byte = _u16(h, 2), h[:, 32].astype(np.int64)
     ip_end = ip + total_len
     data_at = ip + 20 + (offset_byte >> 4) * 4
