@@ -12,7 +12,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from analyzer.core import Diagnostic, Endpoint, Severity, Side
+from analyzer.core import Diagnostic, Endpoint, Severity, Side, slots_maker
 from analyzer.engineio import may_be_close_or_ping, may_hold_close_or_ping
 from analyzer.errors import DecodeError
 from analyzer.http1 import Http1Connection, HttpLimits, HttpOut
@@ -53,6 +53,11 @@ _MIRRORED_END = {
     TcpEnd.CLOSED_BY_CLIENT_ONLY: TcpEnd.CLOSED_BY_SERVER_ONLY,
     TcpEnd.CLOSED_BY_SERVER_ONLY: TcpEnd.CLOSED_BY_CLIENT_ONLY,
 }
+# Each direction's side, by the client's direction: re-keys per-direction facts, in order.
+_SIDES_IF_CLIENT_IS = {
+    client: {client: Side.CLIENT, client.other: Side.SERVER} for client in Direction
+}
+_make_ended = slots_maker(ConnectionEnded)
 
 
 class FlowKind(enum.Enum):
@@ -412,21 +417,22 @@ class FlowDecoder:
     def _ended(flow: _Flow, ev: ConnectionClosed) -> ConnectionEnded:
         client, server = flow.endpoints()
         client_dir = flow.client_dir
+        sides = _SIDES_IF_CLIENT_IS[client_dir]
         end = _MIRRORED_END.get(ev.end, ev.end) if client_dir is Direction.RESPONDER else ev.end
-        return ConnectionEnded(
-            conn=ev.conn,
-            client=client,
-            server=server,
-            ts_ns=ev.ts_ns,
-            end=end,
-            first_fin=flow.side(ev.first_fin) if ev.first_fin else None,
-            first_rst=flow.side(ev.first_rst) if ev.first_rst else None,
-            fin_ts_ns=ev.fin_ts_ns,
-            rst_ts_ns=ev.rst_ts_ns,
-            last_payload_ns=_by_side(client_dir, ev.last_payload_ns),
-            retransmissions=_by_side(client_dir, ev.retransmissions),
-            gaps=ev.gap_bytes,
-            direction_guessed=flow.opened.direction_guessed,
+        return _make_ended(  # positional, through the slots: one per connection
+            ev.conn,
+            client,
+            server,
+            ev.ts_ns,
+            end,
+            sides[ev.first_fin] if ev.first_fin else None,
+            sides[ev.first_rst] if ev.first_rst else None,
+            ev.fin_ts_ns,
+            ev.rst_ts_ns,
+            {sides[d]: value for d, value in ev.last_payload_ns.items()},
+            {sides[d]: value for d, value in ev.retransmissions.items()},
+            ev.gap_bytes,
+            flow.opened.direction_guessed,
         )
 
     # -- diagnostics -----------------------------------------------------------------
@@ -449,9 +455,3 @@ class FlowDecoder:
         )
 
 
-def _by_side(client_dir: Direction, per_direction: dict[Direction, int]) -> dict[Side, int]:
-    """Re-key a per-direction count or time by side, keeping its order."""
-    return {
-        (Side.CLIENT if d is client_dir else Side.SERVER): value
-        for d, value in per_direction.items()
-    }

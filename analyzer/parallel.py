@@ -87,12 +87,49 @@ def _field_names(kind: type[Any]) -> tuple[str, ...]:
     return named if named is not None else tuple(f.name for f in fields(kind))
 
 
-# A NamedTuple's fields after `conn` are one C slice; a dataclass's are read one by one.
+_ENDED_REST = attrgetter(*_field_names(ConnectionEnded)[3:])  # after conn, client, server
+_new_tuple = tuple.__new__
+
+
+def _flat_exchange(ex: HttpExchange) -> tuple[Any, ...]:
+    """An exchange's fields after `conn`, its nested records as plain tuples: one per
+    request, they pickle in C instead of through a Python reducer each."""
+    response = None if ex.response is None else tuple(ex.response)
+    return (tuple(ex.client), tuple(ex.server), tuple(ex.request), response, *ex[5:])
+
+
+def _flat_ended(ended: ConnectionEnded) -> tuple[Any, ...]:
+    """A connection end's fields after `conn`, its endpoints as plain tuples."""
+    return (tuple(ended.client), tuple(ended.server), *_ENDED_REST(ended))
+
+
+def _exchange_from(conn: int, client: Any, server: Any, request: Any, response: Any,
+                   *rest: Any) -> HttpExchange:  # fmt: skip
+    new = _new_tuple
+    return new(HttpExchange, (  # type: ignore[no-any-return]
+        conn, new(Endpoint, client), new(Endpoint, server), new(HttpRequest, request),
+        None if response is None else new(HttpResponse, response), *rest,
+    ))  # fmt: skip
+
+
+_make_ended = slots_maker(ConnectionEnded)
+
+
+def _ended_from(conn: int, client: Any, server: Any, *rest: Any) -> ConnectionEnded:
+    return _make_ended(conn, _new_tuple(Endpoint, client), _new_tuple(Endpoint, server), *rest)
+
+
+# What a worker sends of an event after `conn`: a NamedTuple's fields are one C slice; a
+# dataclass's are read one by one; the two records of every connection are flattened.
 _REST: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {
-    kind: itemgetter(slice(1, None))
-    if issubclass(kind, tuple)
-    else attrgetter(*_field_names(kind)[1:])
-    for kind in _KINDS
+    **{
+        kind: itemgetter(slice(1, None))
+        if issubclass(kind, tuple)
+        else attrgetter(*_field_names(kind)[1:])
+        for kind in _KINDS
+    },
+    HttpExchange: _flat_exchange,
+    ConnectionEnded: _flat_ended,
 }
 
 
@@ -102,9 +139,18 @@ _REST: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {
 # diagnostic). A shard conn is a worker's own connection number `local * shards + shard`:
 # one int says whose numbering it is, so the parent finds the global number in one list.
 _OPENED, _DIAGNOSTIC = -1, -2
-_NAMED = tuple(issubclass(kind, tuple) for kind in _KINDS)  # built inline, cheapest
-# Dataclass kinds (a ConnectionEnded per connection) are built through their slots.
-_MAKERS = tuple(None if issubclass(kind, tuple) else slots_maker(kind) for kind in _KINDS)
+# How the parent rebuilds an event from (conn, *rest): None for the NamedTuples sent
+# whole (built inline, cheapest); the others' own builders (dataclasses through their
+# slots).
+_BUILDERS: dict[type[Any], Callable[..., Any]] = {
+    HttpExchange: _exchange_from,
+    ConnectionEnded: _ended_from,
+}
+_MAKERS = tuple(
+    _BUILDERS.get(kind) or (None if issubclass(kind, tuple) else slots_maker(kind))
+    for kind in _KINDS
+)
+_NAMED = tuple(maker is None for maker in _MAKERS)
 _CONN_WHERE = re.compile(r"conn (\d+)")
 
 
