@@ -1,0 +1,87 @@
+"""Instruction counts of sioscope's two kinds of process, for A/B comparisons of code changes.
+
+Not a test (never collected). Wall and CPU times on a shared machine drift by a fifth
+within minutes, which hides changes of a few per cent; callgrind's instruction counts do
+not drift: the same code, input and environment give the same count, whatever else runs.
+They are not seconds (a cache miss counts as one instruction), so the benchmark stays the
+measure of speed; this tells which of two versions of the code does less work.
+
+    python -m tests.perf.instructions captures/lab/out/load-small.pcap
+
+prints the instructions of one decoding worker (shard 1 of 2, run in one process with its
+output pickled and dropped) and of the main process of a run with workers (the workers
+themselves run natively, outside callgrind). Under callgrind Python runs about fifty times
+slower: use a capture of about 100 k packets (`python -m captures.lab.scenarios.load
+load-small`). Needs valgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def _callgrind(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions executed by `argv` (its own process only, not its children)."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        sys.exit(f"callgrind run failed ({done.returncode}): {done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def _run_worker(capture: str) -> None:
+    """Decode shard 1 of 2 as a worker does; its batches are pickled, then dropped."""
+    from analyzer.core import relaxed_gc
+    from analyzer.parallel import _Settings, _work
+
+    class Discard:
+        def send_bytes(self, data: object) -> None:
+            pass
+
+        def send(self, message: object) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    settings = _Settings(capture, 0, 2, {}, None, None, False)
+    with relaxed_gc():
+        _work(settings, Discard())  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("capture", type=Path)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _run_worker(str(args.capture))
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed")
+    env = dict(os.environ, SIOSCOPE_PARALLEL="1", SIOSCOPE_SLOW_PATH="0")
+    python = sys.executable
+    worker = _callgrind(
+        [python, "-m", "tests.perf.instructions", "--worker", str(args.capture)], env
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        report = str(Path(scratch) / "report.json")
+        cli = [python, "-m", "analyzer.cli", "report", str(args.capture), "--format", "json"]
+        parent = _callgrind([*cli, "-o", report], env)
+    print(f"capture {args.capture}")
+    print(f"worker (shard 1 of 2): {worker:,} instructions")
+    print(f"main process with workers: {parent:,} instructions")
+
+
+if __name__ == "__main__":
+    main()
