@@ -12,7 +12,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 
-from analyzer.core import Diagnostic, Endpoint, Severity, Side, slots_maker
+from analyzer.core import Diagnostic, Endpoint, Severity, Side
 from analyzer.engineio import may_be_close_or_ping, may_hold_close_or_ping
 from analyzer.errors import DecodeError
 from analyzer.http1 import Http1Connection, HttpLimits, HttpOut
@@ -39,6 +39,7 @@ from analyzer.transport import (
     WsMessage,
     WsOpcode,
     WsOpened,
+    make_connection_ended,
 )
 from analyzer.websocket import DeflateParams, WsLimits, WsOut, WsParser, parse_deflate_params
 
@@ -57,7 +58,6 @@ _MIRRORED_END = {
 _SIDES_IF_CLIENT_IS = {
     client: {client: Side.CLIENT, client.other: Side.SERVER} for client in Direction
 }
-_make_ended = slots_maker(ConnectionEnded)
 
 
 class FlowKind(enum.Enum):
@@ -419,7 +419,7 @@ class FlowDecoder:
         client_dir = flow.client_dir
         sides = _SIDES_IF_CLIENT_IS[client_dir]
         end = _MIRRORED_END.get(ev.end, ev.end) if client_dir is Direction.RESPONDER else ev.end
-        return _make_ended(  # positional, through the slots: one per connection
+        return make_connection_ended(
             ev.conn,
             client,
             server,
@@ -453,5 +453,3 @@ class FlowDecoder:
         self.diagnostics.append(
             Diagnostic(code, Severity.INFO, f"conn {flow.opened.conn}", message)
         )
-
-

@@ -59,6 +59,7 @@ from analyzer.transport import (
     WsControl,
     WsMessage,
     WsOpened,
+    make_connection_ended,
 )
 from analyzer.websocket import WsLimits
 
@@ -112,15 +113,14 @@ def _exchange_from(conn: int, client: Any, server: Any, request: Any, response: 
     ))  # fmt: skip
 
 
-_make_ended = slots_maker(ConnectionEnded)
-
-
 def _ended_from(conn: int, client: Any, server: Any, *rest: Any) -> ConnectionEnded:
-    return _make_ended(conn, _new_tuple(Endpoint, client), _new_tuple(Endpoint, server), *rest)
+    new = _new_tuple
+    return make_connection_ended(conn, new(Endpoint, client), new(Endpoint, server), *rest)
 
 
 # What a worker sends of an event after `conn`: a NamedTuple's fields are one C slice; a
-# dataclass's are read one by one; the two records of every connection are flattened.
+# dataclass's are read one by one. HTTP exchanges and connection ends, one or two per
+# connection, go with their nested records as plain tuples.
 _REST: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {
     **{
         kind: itemgetter(slice(1, None))
@@ -139,9 +139,8 @@ _REST: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {
 # diagnostic). A shard conn is a worker's own connection number `local * shards + shard`:
 # one int says whose numbering it is, so the parent finds the global number in one list.
 _OPENED, _DIAGNOSTIC = -1, -2
-# How the parent rebuilds an event from (conn, *rest): None for the NamedTuples sent
-# whole (built inline, cheapest); the others' own builders (dataclasses through their
-# slots).
+# How the parent rebuilds an event from (conn, *rest): None where a NamedTuple's fields
+# came whole (built inline, cheapest), else a builder (dataclasses through their slots).
 _BUILDERS: dict[type[Any], Callable[..., Any]] = {
     HttpExchange: _exchange_from,
     ConnectionEnded: _ended_from,
