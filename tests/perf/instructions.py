@@ -32,7 +32,7 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 
 def _callgrind(argv: list[str], env: dict[str, str]) -> int:
     """Instructions executed by `argv` (its own process only, not its children)."""
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv]
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}", *argv]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
