@@ -21,8 +21,6 @@ a thread); unlike multiprocessing's spawn it never re-imports the caller's main 
 from __future__ import annotations
 
 import contextlib
-import copyreg
-import io
 import os
 import pickle
 import re
@@ -153,26 +151,8 @@ _NAMED = tuple(maker is None for maker in _MAKERS)
 _CONN_WHERE = re.compile(r"conn (\d+)")
 
 
-def _rebuilt_by_tuple_new(record: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Pickle a NamedTuple as `tuple.__new__(cls, fields)`: the unpickler then builds it in
-    C instead of calling the class's generated `__new__`, a Python function."""
-    return (tuple.__new__, (type(record), tuple(record)))  # type: ignore[return-value]
-
-
-# The worker's pickling: the NamedTuples nested in transport events (endpoints, HTTP
-# messages; a hundred thousand per shard) rebuild cheaply in the parent.
-_DISPATCH: dict[type[Any], Callable[[Any], Any]] = {
-    **copyreg.dispatch_table,
-    **{kind: _rebuilt_by_tuple_new for kind in (Endpoint, HttpRequest, HttpResponse)},
-}
-
-
-def _dumps(message: object) -> memoryview:
-    out = io.BytesIO()
-    pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = _DISPATCH
-    pickler.dump(message)
-    return out.getbuffer()
+def _dumps(message: object) -> bytes:
+    return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,8 +151,8 @@ def test_the_collector_is_relaxed_only_during_an_analysis(monkeypatch: pytest.Mo
 
 
 def test_items_pickle_to_equal_records_of_the_same_types() -> None:
-    """The worker's pickling rebuilds nested NamedTuples with `tuple.__new__`: same values,
-    same classes, whatever the kind (HTTP messages, endpoints, enums, dicts by side)."""
+    """What a worker sends of each event unpickles to equal values of the same classes,
+    whatever the kind (HTTP messages, endpoints, enums, dicts by side)."""
     events, _ = _one_process(CAPTURES / "many-clients.pcap")
     items = [(n, _REST[type(e)](e)) for n, e in enumerate(events)]
     back = pickle.loads(parallel._dumps(items))

@@ -28,10 +28,10 @@ from analyzer.capture.tally import (
     record_length_problem,
 )
 from analyzer.core import Diagnostic
+from analyzer.errors import InputError
 
 if TYPE_CHECKING:  # the mapped reader loads numpy: only a fast-path read imports it
     from analyzer.capture.mapped import MappedPcap, Progress
-from analyzer.errors import InputError
 
 
 def read_pcap(stream: BinaryIO, tally: ReadTally) -> Iterator[Frame]:

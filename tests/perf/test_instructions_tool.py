@@ -16,7 +16,7 @@ def test_worker_mode_decodes_and_pickles_a_shard(monkeypatch: pytest.MonkeyPatch
     handed_over: list[int] = []
     real_dumps = parallel._dumps
 
-    def counting_dumps(message: object) -> memoryview:
+    def counting_dumps(message: object) -> bytes:
         if isinstance(message, list):
             handed_over.append(len(message))
         return real_dumps(message)
