@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analyzer import __version__
+from analyzer.buildinfo import build_description
 from analyzer.capture.sniff import sniff_file
 from analyzer.core import NS_PER_S, ns_to_s
 from analyzer.errors import InputError, SioscopeError, UsageError
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sioscope",
         description="Why did this Socket.IO socket disconnect? Reads pcap, pcapng and HAR files.",
     )
-    parser.add_argument("--version", action="version", version=f"sioscope {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"sioscope {__version__} ({build_description()})"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     common = _common_options()
     sub = parser.add_subparsers(dest="command", required=True)

@@ -99,6 +99,10 @@ def slots_maker(cls: type[T]) -> Callable[..., T]:
     record_fields = fields(cls)  # type: ignore[arg-type]
     if hasattr(cls, "__post_init__") or any(not f.init for f in record_fields):
         raise TypeError(f"{cls.__name__} computes fields in __init__; use its constructor")
+    try:
+        object.__new__(cls)
+    except TypeError:  # compiled by mypyc: its __init__ is C already, use it
+        return cls
     names = [f.name for f in record_fields]
     setters = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
     args = ", ".join(names)

@@ -48,6 +48,8 @@ _MAYBE_REQUEST = re.compile(rb"[A-Z][A-Z_-]{0,19}")
 _USUAL_REQUESTS = (b"GET ", b"POST ")
 _HOLD_LIMIT = 64 * 1024  # bytes held while the first sender's bytes are ambiguous
 _TLS_RECORD_TYPES = frozenset(range(0x14, 0x18))  # change_cipher_spec .. application_data
+# Too few bytes to tell a TLS record from anything else yet.
+_UNDECIDED_STARTS = frozenset([b"", *(bytes([t]) for t in _TLS_RECORD_TYPES)])
 _MIRRORED_END = {
     TcpEnd.RESET_BY_CLIENT: TcpEnd.RESET_BY_SERVER,
     TcpEnd.RESET_BY_SERVER: TcpEnd.RESET_BY_CLIENT,
@@ -82,7 +84,7 @@ def classify_first_bytes(data: bytes) -> tuple[FlowKind, bool | None]:
         return FlowKind.HTTP, False
     if _REQUEST_START.match(data):
         return FlowKind.HTTP, True
-    undecided = len(data) < 2 and data[:1] in (b"", *(bytes([t]) for t in _TLS_RECORD_TYPES))
+    undecided = len(data) < 2 and data[:1] in _UNDECIDED_STARTS
     if undecided or b"HTTP/".startswith(data) or _MAYBE_REQUEST.fullmatch(data):
         return FlowKind.PENDING, None
     return FlowKind.OTHER, None

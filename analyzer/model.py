@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from analyzer.capture.base import CaptureInfo
 from analyzer.core import Diagnostic, Endpoint, Side
@@ -78,7 +79,7 @@ class NamespaceSocket:
     disconnect_packet_from: Side | None = None  # who sent a DISCONNECT for this namespace
     pid: str | None = None  # connection-state recovery private id
     recovered_from: str | None = None  # pid offered in the client's CONNECT
-    auth: object = None
+    auth: Any = None  # the CONNECT's JSON payload
     verdict: Verdict = field(default_factory=Verdict)
     requested_ns: int | None = None  # when the client's CONNECT for this namespace was sent
 

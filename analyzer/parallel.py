@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields, replace
 from multiprocessing.connection import Connection as Pipe
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from analyzer.capture.pcap import FrameSource
 from analyzer.capture.tally import ReadTally
@@ -163,9 +163,23 @@ class _Settings:
     shard: int
     shards: int
     reassembly: dict[str, int]
-    http_limits: HttpLimits | None
-    ws_limits: WsLimits | None
+    # The limits as field values: a compiled (mypyc) frozen dataclass cannot be unpickled.
+    http_limits: dict[str, int] | None
+    ws_limits: dict[str, int] | None
     report_progress: bool
+
+
+def _field_values(limits: HttpLimits | WsLimits | None) -> dict[str, int] | None:
+    if limits is None:
+        return None
+    return {f.name: getattr(limits, f.name) for f in fields(limits)}
+
+
+_Limits = TypeVar("_Limits", HttpLimits, WsLimits)
+
+
+def _rebuilt(kind: type[_Limits], values: dict[str, int] | None) -> _Limits | None:
+    return None if values is None else kind(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +286,10 @@ def _work(settings: _Settings, pipe: Pipe) -> None:
     try:
         source = FrameSource(settings.path)
         reassembler = TcpReassembler(**settings.reassembly)
-        flows = FlowDecoder(http_limits=settings.http_limits, ws_limits=settings.ws_limits)
+        flows = FlowDecoder(
+            http_limits=_rebuilt(HttpLimits, settings.http_limits),
+            ws_limits=_rebuilt(WsLimits, settings.ws_limits),
+        )
         outbox = _Outbox(pipe, flows, settings.shard, settings.shards)
         progress = (lambda done, size: pipe.send(_Progress(done, size))) if (
             settings.report_progress
@@ -450,8 +467,8 @@ class ShardedDecoder:
                 "linger_ns": r.linger_ns,
                 "max_recent": r.max_recent,
             },
-            http_limits=self.flows.http_limits,
-            ws_limits=self.flows.ws_limits,
+            http_limits=_field_values(self.flows.http_limits),
+            ws_limits=_field_values(self.flows.ws_limits),
             report_progress=shard == 0 and self.progress is not None,
         )
 

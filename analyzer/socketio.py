@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from analyzer.errors import DecodeError
 
@@ -46,7 +46,7 @@ class SioPacket:
     type: SioPacketType
     nsp: str
     ack_id: int | None
-    data: object
+    data: Any  # a JSON value (Any, not object: mypyc cannot compile `object` fields)
     attachments: int
     query: str | None
     raw: str

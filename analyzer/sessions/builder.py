@@ -15,7 +15,6 @@ from analyzer.core import NS_PER_S, Side
 from analyzer.model import Layer, Session
 from analyzer.sessions.core import MAX_RETRANSMIT_NOTES, SWEEP_EVERY_NS
 from analyzer.sessions.packets import note_acked
-from analyzer.sessions.polling import PollingHandling
 from analyzer.sessions.records import make_conn_facts
 from analyzer.sessions.state import ROW_KIND, SessionState
 from analyzer.sessions.websocket import WebSocketHandling
@@ -36,7 +35,7 @@ from analyzer.transport import (
 _TCP, _OPEN_AT_END = Layer.TCP, TcpEnd.OPEN_AT_END
 
 
-class SessionBuilder(PollingHandling, WebSocketHandling):
+class SessionBuilder(WebSocketHandling):
     """Feed transport events in capture order; collect finished `Session` records."""
 
     def feed(self, event: TransportEvent) -> list[Session]:

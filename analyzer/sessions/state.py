@@ -60,7 +60,7 @@ class SocketState:
     disconnect_packet_from: Side | None = None
     pid: str | None = None
     recovered_from: str | None = None
-    auth: object = None
+    auth: Any = None  # the CONNECT's JSON payload
 
     @property
     def is_open(self) -> bool:

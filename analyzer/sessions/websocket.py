@@ -11,8 +11,9 @@ from analyzer.engineio import (
 )
 from analyzer.errors import SioscopeError
 from analyzer.model import EngineClose, Layer
-from analyzer.sessions.core import BuilderCore, app_query
+from analyzer.sessions.core import app_query
 from analyzer.sessions.packets import apply_eio
+from analyzer.sessions.polling import PollingHandling
 from analyzer.sessions.state import SessionState
 from analyzer.transport import (
     WsClose,
@@ -26,8 +27,12 @@ from analyzer.transport import (
 _BINARY = WsOpcode.BINARY  # bound once: enum lookups through the class are slow per message
 
 
-class WebSocketHandling(BuilderCore):
-    """Applies websocket opens, messages and close frames to sessions."""
+class WebSocketHandling(PollingHandling):
+    """Applies websocket opens, messages and close frames to sessions.
+
+    Built on the polling handling, as most websockets upgrade a polling session: one line
+    of inheritance (core, polling, websocket, builder), which mypyc can compile.
+    """
 
     def _ws_opened(self, ev: WsOpened) -> None:
         query = parse_query(ev.request.target)
