@@ -32,127 +32,26 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from multiprocessing.connection import Connection as Pipe
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
 from analyzer.capture.pcap import FrameSource
 from analyzer.capture.tally import ReadTally
-from analyzer.core import Diagnostic, Endpoint, relaxed_gc, slots_maker
+from analyzer.core import Diagnostic, relaxed_gc
 from analyzer.errors import SioscopeError
 from analyzer.flows import FlowDecoder
+from analyzer.handover import KINDS, MAKERS, NAMED, OPENED, Outbox
 from analyzer.http1 import HttpLimits
-from analyzer.net.events import ConnectionOpened, TcpEvent
 from analyzer.net.packet import DecodeStats
 from analyzer.net.tcp import ReassemblyStats, TcpReassembler
-from analyzer.transport import (
-    ConnectionEnded,
-    DataAcked,
-    HttpExchange,
-    HttpRequest,
-    HttpResponse,
-    Retransmission,
-    TransportEvent,
-    WsClose,
-    WsControl,
-    WsMessage,
-    WsOpened,
-    make_connection_ended,
-)
+from analyzer.transport import TransportEvent
 from analyzer.websocket import WsLimits
 
 SHARDS = 2
-BATCH = 4096  # items per message: pickling a list costs far less per item than one send
 Progress = Callable[[int, int], None]
 
-# Every transport event has `conn` first: a worker sends (code, its conn, other fields)
-# and the parent rebuilds the record with the global connection number.
-_KINDS: tuple[type[Any], ...] = (
-    DataAcked,
-    WsMessage,
-    HttpExchange,
-    ConnectionEnded,
-    WsOpened,
-    WsClose,
-    WsControl,
-    Retransmission,
-)
-_CODES = {kind: code for code, kind in enumerate(_KINDS)}
-
-
-def _field_names(kind: type[Any]) -> tuple[str, ...]:
-    """A record's fields, whether a NamedTuple or a dataclass."""
-    named: tuple[str, ...] | None = getattr(kind, "_fields", None)
-    return named if named is not None else tuple(f.name for f in fields(kind))
-
-
-_ENDED_REST = attrgetter(*_field_names(ConnectionEnded)[3:])  # after conn, client, server
-_new_tuple = tuple.__new__
-
-
-def _flat_exchange(ex: HttpExchange) -> tuple[Any, ...]:
-    """An exchange's fields after `conn`, its nested records as plain tuples: one per
-    request, they pickle in C instead of through a Python reducer each."""
-    response = None if ex.response is None else tuple(ex.response)
-    return (tuple(ex.client), tuple(ex.server), tuple(ex.request), response, *ex[5:])
-
-
-def _flat_ended(ended: ConnectionEnded) -> tuple[Any, ...]:
-    """A connection end's fields after `conn`, its endpoints as plain tuples."""
-    return (tuple(ended.client), tuple(ended.server), *_ENDED_REST(ended))
-
-
-def _exchange_from(conn: int, client: Any, server: Any, request: Any, response: Any,
-                   *rest: Any) -> HttpExchange:  # fmt: skip
-    new = _new_tuple
-    return new(HttpExchange, (  # type: ignore[no-any-return]
-        conn, new(Endpoint, client), new(Endpoint, server), new(HttpRequest, request),
-        None if response is None else new(HttpResponse, response), *rest,
-    ))  # fmt: skip
-
-
-def _ended_from(conn: int, client: Any, server: Any, *rest: Any) -> ConnectionEnded:
-    new = _new_tuple
-    return make_connection_ended(conn, new(Endpoint, client), new(Endpoint, server), *rest)
-
-
-# What a worker sends of an event after `conn`: a NamedTuple's fields are one C slice; a
-# dataclass's are read one by one. HTTP exchanges and connection ends, one or two per
-# connection, go with their nested records as plain tuples.
-_REST: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {
-    **{
-        kind: itemgetter(slice(1, None))
-        if issubclass(kind, tuple)
-        else attrgetter(*_field_names(kind)[1:])
-        for kind in _KINDS
-    },
-    HttpExchange: _flat_exchange,
-    ConnectionEnded: _flat_ended,
-}
-
-
-# Items are flat tuples (key, code, ...): the key orders them (the packet index, or the
-# connection while closing); the code says what follows: (shard conn, other fields) of a
-# transport event of kind `_KINDS[code]`, (shard conn) of a connection opened, or (shard,
-# diagnostic). A shard conn is a worker's own connection number `local * shards + shard`:
-# one int says whose numbering it is, so the parent finds the global number in one list.
-_OPENED, _DIAGNOSTIC = -1, -2
-# How the parent rebuilds an event from (conn, *rest): None where a NamedTuple's fields
-# came whole (built inline, cheapest), else a builder (dataclasses through their slots).
-_BUILDERS: dict[type[Any], Callable[..., Any]] = {
-    HttpExchange: _exchange_from,
-    ConnectionEnded: _ended_from,
-}
-_MAKERS = tuple(
-    _BUILDERS.get(kind) or (None if issubclass(kind, tuple) else slots_maker(kind))
-    for kind in _KINDS
-)
-_NAMED = tuple(maker is None for maker in _MAKERS)
 _CONN_WHERE = re.compile(r"conn (\d+)")
-
-
-def _dumps(message: object) -> bytes:
-    return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,70 +114,6 @@ _TALLY_FIELDS = ("packets", "first_ts_ns", "last_ts_ns", "truncated", "snaplen_c
 # -- the worker ---------------------------------------------------------------------------
 
 
-class _Outbox:
-    """Batches a worker's items and sends them down its pipe."""
-
-    def __init__(self, pipe: Pipe, flows: FlowDecoder, shard: int, shards: int) -> None:
-        self.pipe = pipe
-        self.flows = flows
-        self.shard = shard
-        self.shards = shards
-        self.items: list[tuple[Any, ...]] = []
-        self.diagnostics_sent = 0
-
-    def pump(self, tcp_events: Iterator[TcpEvent], reassembler: TcpReassembler) -> None:
-        """The transport events (and new diagnostics) of every TCP event, keyed by the
-        packet that caused it. `add` for every TCP event, inline: a call per TCP event and
-        per transport event was a tenth of a worker's time."""
-        items, feed, diagnostics = self.items, self.flows.feed, self.flows.diagnostics
-        append, codes, rests = items.append, _CODES, _REST
-        shard, shards = self.shard, self.shards
-        for tcp_event in tcp_events:
-            key = reassembler.packet_index
-            if type(tcp_event) is ConnectionOpened:
-                append((key, _OPENED, tcp_event.conn * shards + shard))
-            for event in feed(tcp_event):
-                kind = type(event)
-                append((key, codes[kind], event.conn * shards + shard, rests[kind](event)))
-            if len(diagnostics) > self.diagnostics_sent:
-                self.add_diagnostics(key)
-            if len(items) >= BATCH:
-                self.flush()
-                items = self.items
-                append = items.append
-
-    def shard_conn(self, local: int) -> int:
-        """A local connection number as the parent knows this shard's (see the items)."""
-        return local * self.shards + self.shard
-
-    def add(self, key: int, tcp_event: TcpEvent) -> None:
-        """The transport events (and new diagnostics) of one TCP event, under `key`."""
-        if type(tcp_event) is ConnectionOpened:
-            self.items.append((key, _OPENED, self.shard_conn(tcp_event.conn)))
-        for event in self.flows.feed(tcp_event):
-            self.add_event(key, event)
-        self.add_diagnostics(key)
-        if len(self.items) >= BATCH:
-            self.flush()
-
-    def add_event(self, key: int, event: TransportEvent) -> None:
-        kind = type(event)
-        self.items.append((key, _CODES[kind], self.shard_conn(event.conn), _REST[kind](event)))
-
-    def add_diagnostics(self, key: int) -> None:
-        """The flow layer's diagnostics since the last call, under `key`."""
-        diagnostics = self.flows.diagnostics
-        if len(diagnostics) > self.diagnostics_sent:
-            new = diagnostics[self.diagnostics_sent :]
-            self.items.extend((key, _DIAGNOSTIC, self.shard, d) for d in new)
-            self.diagnostics_sent = len(diagnostics)
-
-    def flush(self) -> None:
-        if self.items:
-            self.pipe.send_bytes(_dumps(self.items))
-            self.items = []
-
-
 def _work(settings: _Settings, pipe: Pipe) -> None:
     """One shard: decode, reassemble and parse its connections, stream the items."""
     from analyzer.net.fast import fast_tcp_events  # numpy: the workers' alone, not the parent's
@@ -290,7 +125,7 @@ def _work(settings: _Settings, pipe: Pipe) -> None:
             http_limits=_rebuilt(HttpLimits, settings.http_limits),
             ws_limits=_rebuilt(WsLimits, settings.ws_limits),
         )
-        outbox = _Outbox(pipe, flows, settings.shard, settings.shards)
+        outbox = Outbox(pipe, flows, settings.shard, settings.shards)
         progress = (lambda done, size: pipe.send(_Progress(done, size))) if (
             settings.report_progress
         ) else None  # fmt: skip
@@ -300,7 +135,7 @@ def _work(settings: _Settings, pipe: Pipe) -> None:
             outbox.pump(fast_tcp_events(mapped, reassembler, shard), reassembler)
         outbox.flush()
         pipe.send(_MainDone())
-        _finish(source, reassembler, flows, outbox)
+        _finish(source, reassembler, flows, outbox, pipe)
     except SioscopeError as exc:
         pipe.send(_Failed(exc))
     finally:
@@ -308,7 +143,11 @@ def _work(settings: _Settings, pipe: Pipe) -> None:
 
 
 def _finish(
-    source: FrameSource, reassembler: TcpReassembler, flows: FlowDecoder, outbox: _Outbox
+    source: FrameSource,
+    reassembler: TcpReassembler,
+    flows: FlowDecoder,
+    outbox: Outbox,
+    pipe: Pipe,
 ) -> None:
     """Closing what is still open; items are keyed by shard conn, not packet.
 
@@ -322,7 +161,7 @@ def _finish(
     outbox.flush()
     tally = {name: getattr(source.tally, name) for name in _TALLY_FIELDS}
     tally["diagnostics"] = source.diagnostics
-    outbox.pipe.send(
+    pipe.send(
         _Done(
             tally,
             reassembler.decode_stats,
@@ -389,7 +228,7 @@ class _Shard:
         """The next batch of items of the current phase; None when the phase is over."""
         while not self.phase_over:
             try:
-                message = pickle.loads(self.pipe.recv_bytes())  # send or send_bytes(_dumps)
+                message = pickle.loads(self.pipe.recv_bytes())  # send or send_bytes(dumps)
             except EOFError:
                 raise RuntimeError("a decoding process ended without its results") from None
             if type(message) is list:
@@ -520,7 +359,7 @@ class ShardedDecoder:
 
     def _events(self, items: list[tuple[Any, ...]]) -> Iterator[TransportEvent]:
         """The transport events of merged items, with global connection numbers."""
-        global_ids, kinds, named, makers = self._global_ids, _KINDS, _NAMED, _MAKERS
+        global_ids, kinds, named, makers = self._global_ids, KINDS, NAMED, MAKERS
         new = tuple.__new__
         for item in items:
             code = item[1]
@@ -528,7 +367,7 @@ class ShardedDecoder:
                 _, code, shard_conn, rest = item
                 conn = global_ids[shard_conn]
                 yield new(kinds[code], (conn, *rest)) if named[code] else makers[code](conn, *rest)
-            elif code == _OPENED:
+            elif code == OPENED:
                 self._opened(item[2])
             else:
                 self._diagnostics.append(_renumbered(item[3], global_ids, item[2], self.shards))

@@ -21,10 +21,11 @@ from analyzer import parallel, pipeline
 from analyzer.capture.pcap import FrameSource
 from analyzer.core import GC_THRESHOLD, Diagnostic, Severity
 from analyzer.flows import FlowDecoder
+from analyzer.handover import REST, dumps
 from analyzer.net.fast import fast_tcp_events, shard_of
 from analyzer.net.packet import DecodeStats
 from analyzer.net.tcp import TcpReassembler
-from analyzer.parallel import _REST, ShardedDecoder, _renumbered
+from analyzer.parallel import ShardedDecoder, _renumbered
 from analyzer.transport import ConnectionEnded, HttpExchange, TransportEvent, WsMessage
 
 CAPTURES = Path(__file__).resolve().parents[1] / "captures"
@@ -154,8 +155,8 @@ def test_items_pickle_to_equal_records_of_the_same_types() -> None:
     """What a worker sends of each event unpickles to equal values of the same classes,
     whatever the kind (HTTP messages, endpoints, enums, dicts by side)."""
     events, _ = _one_process(CAPTURES / "many-clients.pcap")
-    items = [(n, _REST[type(e)](e)) for n, e in enumerate(events)]
-    back = pickle.loads(parallel._dumps(items))
+    items = [(n, REST[type(e)](e)) for n, e in enumerate(events)]
+    back = pickle.loads(dumps(items))
     assert back == items
     assert [_types(rest) for _, rest in back] == [_types(rest) for _, rest in items]
     assert {type(e) for e in events} >= {HttpExchange, WsMessage, ConnectionEnded}

@@ -40,14 +40,17 @@ def _callgrind(argv: list[str], env: dict[str, str]) -> int:
     return int(found.group(1))
 
 
-def _run_worker(capture: str) -> None:
-    """Decode shard 1 of 2 as a worker does; its batches are pickled, then dropped."""
+def _run_worker(capture: str) -> int:
+    """Decode shard 1 of 2 as a worker does; its batches are pickled, counted and dropped."""
     from analyzer.core import relaxed_gc
     from analyzer.parallel import _Settings, _work
 
+    batches = 0
+
     class Discard:
         def send_bytes(self, data: object) -> None:
-            pass
+            nonlocal batches
+            batches += 1
 
         def send(self, message: object) -> None:
             pass
@@ -58,6 +61,7 @@ def _run_worker(capture: str) -> None:
     settings = _Settings(capture, 0, 2, {}, None, None, False)
     with relaxed_gc():
         _work(settings, Discard())  # type: ignore[arg-type]
+    return batches
 
 
 def main(argv: list[str] | None = None) -> None:
