@@ -11,6 +11,10 @@ the medians and the ratios sioscope / tshark.
     python -m tests.perf.benchmark captures/lab/out/load.pcap --rounds 3
     python -m tests.perf.benchmark captures/lab/out/load.pcap captures/lab/out/load-long.pcap
 
+By default sioscope runs as ``pip install .`` installs it, with its hot modules compiled
+(setup.py): a compiled copy is built in a temporary directory first (about two minutes).
+``--pure`` measures the Python sources of this checkout instead.
+
 Make the capture first with ``python -m captures.lab.scenarios.load load``.
 """
 
@@ -21,10 +25,13 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.perf.compiled import REPO, BuildFailed, build_compiled_copy
 
 DEFAULT_CAPTURE = Path("captures/lab/out/load.pcap")
 
@@ -42,7 +49,7 @@ def sioscope_argv(
     capture: Path, slow: bool, parallel: bool | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """The full job; `parallel` None lets sioscope decide (workers for large captures)."""
-    argv = [sys.executable, "-m", "analyzer.cli", "report", str(capture)]
+    argv = [sys.executable, "-m", "analyzer.cli", "report", str(capture.resolve())]
     argv += ["--format", "json", "-o", os.devnull]
     env = dict(os.environ, SIOSCOPE_SLOW_PATH="1" if slow else "0")
     if parallel is not None:
@@ -51,7 +58,17 @@ def sioscope_argv(
 
 
 def tshark_argv(capture: Path) -> list[str]:
-    return ["tshark", "-r", str(capture), "-Y", "websocket", "-T", "fields", "-e", "frame.number"]
+    return [
+        "tshark",
+        "-r",
+        str(capture.resolve()),
+        "-Y",
+        "websocket",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ]
 
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -77,12 +94,14 @@ def _sample_tree(pid: int, peak: list[int], stop: threading.Event) -> None:
         peak[0] = max(peak[0], _tree_rss(pid))
 
 
-def measure(tool: str, argv: list[str], env: dict[str, str] | None = None) -> Run:
+def measure(
+    tool: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Run:
     """Run one child to completion: wall clock, its rusage from wait4 (CPU includes its
     reaped workers) and the peak of the summed RSS of its process tree, sampled."""
     start = time.perf_counter()
     with open(os.devnull, "wb") as sink:
-        child = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE, env=env)
+        child = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE, env=env, cwd=cwd)
         peak, stop = [0], threading.Event()
         sampler = threading.Thread(target=_sample_tree, args=(child.pid, peak, stop))
         sampler.start()
@@ -128,15 +147,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--one-process", action="store_true", help="also time the fast path without workers"
     )
+    parser.add_argument(
+        "--pure", action="store_true", help="time this checkout's Python sources, not compiled"
+    )
     args = parser.parse_args(argv)
     missing = [str(c) for c in args.captures if not c.is_file()]
     if missing:
         print(f"no capture at {', '.join(missing)}", file=sys.stderr)
         return 2
+    if args.pure:
+        return _bench_all(args, REPO)
+    with tempfile.TemporaryDirectory(prefix="sioscope-compiled-") as scratch:
+        print("building a compiled copy of the analyzer (setup.py) ...", flush=True)
+        try:
+            copy = build_compiled_copy(Path(scratch))
+        except BuildFailed as exc:
+            print(f"the compiled build failed (try --pure):\n{exc}", file=sys.stderr)
+            return 2
+        return _bench_all(args, copy)
+
+
+def _bench_all(args: argparse.Namespace, root: Path) -> int:
+    """Every capture, with sioscope run from `root` (its `analyzer` is the one imported)."""
+    print(f"sioscope from {'this checkout' if root == REPO else 'a compiled copy'}: "
+          f"{_build_of(root)}")  # fmt: skip
     medians: list[tuple[Path, dict[str, Run]]] = []
     failed = False
     for capture in args.captures:
-        runs = _bench(capture, args)
+        runs = _bench(capture, args, root)
         failed = failed or any(r.status for r in runs)
         medians.append((capture, {tool: _median(runs, tool) for tool in dict.fromkeys(
             r.tool for r in runs)}))  # fmt: skip
@@ -145,7 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def _bench(capture: Path, args: argparse.Namespace) -> list[Run]:
+def _build_of(root: Path) -> str:
+    probe = "import analyzer.buildinfo as b; print(b.build_description())"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def _bench(capture: Path, args: argparse.Namespace, root: Path) -> list[Run]:
     size_mb = capture.stat().st_size / 1e6
     print(f"capture {capture} ({size_mb:.0f} MB), {os.cpu_count()} CPUs, {args.rounds} rounds")
     tools: list[tuple[str, list[str], dict[str, str] | None]] = [
@@ -160,7 +206,7 @@ def _bench(capture: Path, args: argparse.Namespace) -> list[Run]:
     for round_no in range(1, args.rounds + 1):
         order = tools if round_no % 2 else list(reversed(tools))  # alternate who goes first
         for tool, command, env in order:
-            run = measure(tool, command, env)
+            run = measure(tool, command, env, cwd=root)
             runs.append(run)
             print(_line(run, f"round {round_no}"), flush=True)
     base = _median(runs, "tshark")
