@@ -13,7 +13,8 @@ prints the instructions of one decoding worker (shard 1 of 2, run in one process
 output pickled and dropped) and of the main process of a run with workers (the workers
 themselves run natively, outside callgrind). Under callgrind Python runs about fifty times
 slower: use a capture of about 100 k packets (`python -m captures.lab.scenarios.load
-load-small`). Needs valgrind.
+load-small`). Needs valgrind. `--compiled` counts a compiled copy of the analyzer (built
+first, as `pip install .` builds it) instead of this checkout's Python sources.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.perf.compiled import REPO, build_compiled_copy
+
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def _callgrind(argv: list[str], env: dict[str, str]) -> int:
+def _callgrind(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
     """Instructions executed by `argv` (its own process only, not its children)."""
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.devnull}", *argv]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         sys.exit(f"callgrind run failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -68,23 +71,35 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("capture", type=Path)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--compiled", action="store_true", help="count a compiled copy")
     args = parser.parse_args(argv)
     if args.worker:
         _run_worker(str(args.capture))
         return
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed")
+    if not args.compiled:
+        _count(args.capture.resolve(), None)
+        return
+    with tempfile.TemporaryDirectory(prefix="sioscope-compiled-") as scratch:
+        _count(args.capture.resolve(), build_compiled_copy(Path(scratch)))
+
+
+def _count(capture: Path, copy: Path | None) -> None:
+    """Both counts, run in `copy` (its compiled analyzer first on the path) if given."""
     # A fixed hash seed: with a random one, dict and set layouts (and so the counts) vary.
     env = dict(os.environ, SIOSCOPE_PARALLEL="1", SIOSCOPE_SLOW_PATH="0", PYTHONHASHSEED="0")
+    if copy is not None:  # `-m` puts the copy first; the checkout after it gives `tests`
+        env["PYTHONPATH"] = str(REPO)
     python = sys.executable
     worker = _callgrind(
-        [python, "-m", "tests.perf.instructions", "--worker", str(args.capture)], env
+        [python, "-m", "tests.perf.instructions", "--worker", str(capture)], env, copy
     )
     with tempfile.TemporaryDirectory() as scratch:
         report = str(Path(scratch) / "report.json")
-        cli = [python, "-m", "analyzer.cli", "report", str(args.capture), "--format", "json"]
-        parent = _callgrind([*cli, "-o", report], env)
-    print(f"capture {args.capture}")
+        cli = [python, "-m", "analyzer.cli", "report", str(capture), "--format", "json"]
+        parent = _callgrind([*cli, "-o", report], env, copy)
+    print(f"capture {capture} ({'compiled copy' if copy else 'Python sources'})")
     print(f"worker (shard 1 of 2): {worker:,} instructions")
     print(f"main process with workers: {parent:,} instructions")
 
