@@ -15,6 +15,7 @@ import os
 import sys
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 # The hot path, as profiled on the load captures: the network layer, the stream parsers and
 # the session builder. Not here: modules whose frozen dataclasses cross the workers' pipe
@@ -47,8 +48,31 @@ COMPILED_MODULES = [
 _BUILDS = {"bdist_wheel", "build", "build_ext", "install"}
 
 
+_MODE = os.environ.get("SIOSCOPE_COMPILE", "auto").strip().lower()
+
+
+class _AllOrNothing(build_ext):
+    """In auto mode, any failed extension drops them all, leaving the pure-Python modules.
+
+    mypyc puts the compiled code in one shared library and gives each module a small
+    extension that loads it: with the library missing (say the compiler ran out of memory
+    on its large C file) the small ones would install and then fail at import.
+    """
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:
+            if _MODE == "1":
+                raise
+            for output in self.get_outputs():
+                if os.path.exists(output):
+                    os.remove(output)
+            print(f"sioscope: compiling failed ({exc}), installing pure Python", file=sys.stderr)
+
+
 def _compiled_extensions() -> list[object]:
-    mode = os.environ.get("SIOSCOPE_COMPILE", "auto").strip().lower()
+    mode = _MODE
     if mode not in {"auto", "1", "0"}:
         sys.exit(f"SIOSCOPE_COMPILE must be auto, 1 or 0, not {mode!r}")
     if mode == "0" or "editable_wheel" in sys.argv or not _BUILDS.intersection(sys.argv):
@@ -70,9 +94,7 @@ def _compiled_extensions() -> list[object]:
             raise
         print("sioscope: mypyc failed, installing pure Python", file=sys.stderr)
         return []
-    for extension in extensions:
-        extension.optional = mode == "auto"  # no C compiler: the .py modules still work
     return list(extensions)
 
 
-setup(ext_modules=_compiled_extensions())
+setup(ext_modules=_compiled_extensions(), cmdclass={"build_ext": _AllOrNothing})
