@@ -5,7 +5,7 @@ CPU time of a large capture by about a third (README, Performance). Everything e
 the project's metadata included — is in pyproject.toml.
 
 `SIOSCOPE_COMPILE` chooses: `auto` (the default) compiles and falls back to pure Python
-if the C compiler fails; `1` compiles or fails; `0` never compiles. Editable installs never
+if mypyc or the C compiler fails; `1` compiles or fails; `0` never compiles. Editable installs never
 compile: a compiled module shadows its `.py`, so an edited source would silently not run.
 """
 
@@ -72,7 +72,7 @@ class _AllOrNothing(build_ext):
 
 
 def _compiled_extensions() -> list[object]:
-    mode = _MODE
+    mode = _MODE  # validated here, where it decides first
     if mode not in {"auto", "1", "0"}:
         sys.exit(f"SIOSCOPE_COMPILE must be auto, 1 or 0, not {mode!r}")
     if mode == "0" or "editable_wheel" in sys.argv or not _BUILDS.intersection(sys.argv):

@@ -13,9 +13,10 @@ suite checks that on every committed capture.
 The one difference: the open-connection limit is shared evenly by the shards.
 
 Each worker is a fresh interpreter (`python -m analyzer.parallel FD`, its settings pickled
-on stdin, its items pickled down the pipe FD). Unlike a fork it copies nothing of the
-parent's memory and inherits no lock of the parent's threads (the TUI runs the analysis in
-a thread); unlike multiprocessing's spawn it never re-imports the caller's main script.
+on stdin, its items pickled down the pipe FD in the format of `analyzer.handover`). Unlike
+a fork it copies nothing of the parent's memory and inherits no lock of the parent's
+threads (the TUI runs the analysis in a thread); unlike multiprocessing's spawn it never
+re-imports the caller's main script.
 """
 
 from __future__ import annotations
