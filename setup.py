@@ -49,6 +49,8 @@ _BUILDS = {"bdist_wheel", "build", "build_ext", "install"}
 
 
 _MODE = os.environ.get("SIOSCOPE_COMPILE", "auto").strip().lower()
+if _MODE not in {"auto", "1", "0"}:
+    sys.exit(f"SIOSCOPE_COMPILE must be auto, 1 or 0, not {_MODE!r}")
 
 
 class _AllOrNothing(build_ext):
@@ -72,15 +74,12 @@ class _AllOrNothing(build_ext):
 
 
 def _compiled_extensions() -> list[object]:
-    mode = _MODE  # validated here, where it decides first
-    if mode not in {"auto", "1", "0"}:
-        sys.exit(f"SIOSCOPE_COMPILE must be auto, 1 or 0, not {mode!r}")
-    if mode == "0" or "editable_wheel" in sys.argv or not _BUILDS.intersection(sys.argv):
+    if _MODE == "0" or "editable_wheel" in sys.argv or not _BUILDS.intersection(sys.argv):
         return []  # metadata-only runs need no extensions (and mypyc takes half a minute)
     try:
         from mypyc.build import mypycify
     except ImportError:
-        if mode == "1":
+        if _MODE == "1":
             raise
         print("sioscope: mypyc not available, installing pure Python", file=sys.stderr)
         return []
@@ -90,7 +89,7 @@ def _compiled_extensions() -> list[object]:
     try:
         extensions = mypycify([*options, *COMPILED_MODULES], opt_level="3", debug_level="0")
     except (Exception, SystemExit):  # mypyc exits on a type error it cannot compile past
-        if mode == "1":
+        if _MODE == "1":
             raise
         print("sioscope: mypyc failed, installing pure Python", file=sys.stderr)
         return []

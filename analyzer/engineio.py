@@ -265,9 +265,8 @@ def _decode_v3_binary(body: bytes, out: list[EioPacket]) -> str | None:
         if body[pos] > 1:
             return f"byte {pos}: packet marker {body[pos]} is neither 0 nor 1"
         end = body.find(b"\xff", pos + 1, pos + 2 + MAX_LENGTH_DIGITS)
-        if end == -1:  # before slicing to it: compiled code mishandles a -1 end
-            return f"byte {pos}: bad binary length header"
-        digits = body[pos + 1 : end]
+        # No slice to a -1 end: compiled (mypyc) code raises on it where CPython gives b"".
+        digits = body[pos + 1 : end] if end != -1 else b""
         if not digits or any(d > 9 for d in digits):
             return f"byte {pos}: bad binary length header"
         length = int("".join(str(d) for d in digits))

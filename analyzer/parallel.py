@@ -31,7 +31,7 @@ import sys
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from multiprocessing.connection import Connection as Pipe
 from operator import itemgetter
 from pathlib import Path
@@ -70,9 +70,7 @@ class _Settings:
 
 
 def _field_values(limits: HttpLimits | WsLimits | None) -> dict[str, int] | None:
-    if limits is None:
-        return None
-    return {f.name: getattr(limits, f.name) for f in fields(limits)}
+    return None if limits is None else asdict(limits)
 
 
 _Limits = TypeVar("_Limits", HttpLimits, WsLimits)

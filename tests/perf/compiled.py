@@ -35,6 +35,14 @@ def modules_to_compile() -> list[str]:
     raise LookupError("setup.py has no COMPILED_MODULES")
 
 
+def env_for_copy(**extra: str) -> dict[str, str]:
+    """The environment for a Python process run with a compiled copy as working directory.
+
+    `-m` and `-c` put the working directory first on the path, so the copy's `analyzer` is
+    imported; the checkout after it provides the `tests` package."""
+    return {**os.environ, "PYTHONPATH": str(REPO), **extra}
+
+
 def build_compiled_copy(dest: Path) -> Path:
     """Copy the sources into `dest` and compile them in place; `dest` goes first on the path.
 

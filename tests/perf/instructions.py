@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.perf.compiled import REPO, build_compiled_copy
+from tests.perf.compiled import build_compiled_copy, env_for_copy
 
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
@@ -88,9 +88,8 @@ def main(argv: list[str] | None = None) -> None:
 def _count(capture: Path, copy: Path | None) -> None:
     """Both counts, run in `copy` (its compiled analyzer first on the path) if given."""
     # A fixed hash seed: with a random one, dict and set layouts (and so the counts) vary.
-    env = dict(os.environ, SIOSCOPE_PARALLEL="1", SIOSCOPE_SLOW_PATH="0", PYTHONHASHSEED="0")
-    if copy is not None:  # `-m` puts the copy first; the checkout after it gives `tests`
-        env["PYTHONPATH"] = str(REPO)
+    settings = {"SIOSCOPE_PARALLEL": "1", "SIOSCOPE_SLOW_PATH": "0", "PYTHONHASHSEED": "0"}
+    env = {**os.environ, **settings} if copy is None else env_for_copy(**settings)
     python = sys.executable
     worker = _callgrind(
         [python, "-m", "tests.perf.instructions", "--worker", str(capture)], env, copy

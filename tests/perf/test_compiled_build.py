@@ -8,7 +8,6 @@ engineio), so the suite runs once more here, against a compiled copy of the anal
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.perf.compiled import REPO, BuildFailed, build_compiled_copy, modules_to_compile
+from tests.perf.compiled import (
+    REPO,
+    BuildFailed,
+    build_compiled_copy,
+    env_for_copy,
+    modules_to_compile,
+)
 
 pytest.importorskip("mypyc", reason="mypyc (part of mypy) is not installed")
 _CC = (sysconfig.get_config_var("CC") or "cc").split()[0]
@@ -36,9 +41,7 @@ def compiled_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env() -> dict[str, str]:
-    # The copy is the working directory, so `-m` puts it first on the path; the checkout
-    # after it provides the `tests` package (its `analyzer` is shadowed by the copy's).
-    return {**os.environ, "PYTHONPATH": str(REPO), "SIOSCOPE_EXPECT_COMPILED": "1"}
+    return env_for_copy(SIOSCOPE_EXPECT_COMPILED="1")
 
 
 def test_every_listed_module_runs_compiled(compiled_copy: Path) -> None:
