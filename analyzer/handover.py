@@ -8,12 +8,13 @@ are pickled down the pipe (mypyc's cannot be unpickled).
 from __future__ import annotations
 
 import pickle
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from operator import attrgetter, itemgetter
 from typing import Any, Protocol
 
-from analyzer.core import Endpoint, slots_maker
+from analyzer.core import Diagnostic, Endpoint, new_record, slots_maker
 from analyzer.flows import FlowDecoder
 from analyzer.net.events import ConnectionOpened, TcpEvent
 from analyzer.net.tcp import TcpReassembler
@@ -191,3 +192,50 @@ class Outbox:
 
 def dumps(message: object) -> bytes:
     return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+
+
+Renumber = Callable[[Diagnostic, "array[int]", int, int], Diagnostic]
+_NOT_OPENED = array("q", [-1])
+
+
+class Rebuilder:
+    """The parent's side: the transport events of merged items, with global connection
+    numbers (here, compiled, since it runs for every item the workers send)."""
+
+    def __init__(self, shards: int, renumber: Renumber) -> None:
+        self.shards = shards
+        self.renumber = renumber  # names the global conn in a worker's diagnostic
+        # By shard conn (-1: not opened yet), as machine integers: 8 bytes a connection.
+        self.global_ids = array("q")
+        self.next_conn = 0
+        self.diagnostics: list[Diagnostic] = []
+
+    def events(self, items: list[tuple[Any, ...]]) -> list[TransportEvent]:
+        global_ids, kinds, named, makers = self.global_ids, KINDS, NAMED, MAKERS
+        events: list[TransportEvent] = []
+        append = events.append
+        for item in items:
+            code: int = item[1]
+            if code >= 0:  # a transport event: by far the most frequent item
+                conn = global_ids[item[2]]
+                rest: tuple[Any, ...] = item[3]
+                if named[code]:
+                    append(new_record(kinds[code], (conn, *rest)))
+                else:
+                    maker = makers[code]
+                    assert maker is not None
+                    append(maker(conn, *rest))
+            elif code == OPENED:
+                self.opened(item[2])
+            else:
+                diagnostic = self.renumber(item[3], global_ids, item[2], self.shards)
+                self.diagnostics.append(diagnostic)
+        return events
+
+    def opened(self, shard_conn: int) -> None:
+        """The next global number goes to a shard's newly opened connection."""
+        ids = self.global_ids
+        if shard_conn >= len(ids):  # the shards open theirs at different paces
+            ids.extend(_NOT_OPENED * (shard_conn + 1 - len(ids) + 1024))
+        ids[shard_conn] = self.next_conn
+        self.next_conn += 1

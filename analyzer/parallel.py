@@ -28,7 +28,6 @@ import re
 import signal
 import subprocess
 import sys
-from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -42,7 +41,7 @@ from analyzer.capture.tally import ReadTally
 from analyzer.core import Diagnostic, relaxed_gc
 from analyzer.errors import SioscopeError
 from analyzer.flows import FlowDecoder
-from analyzer.handover import KINDS, MAKERS, NAMED, OPENED, Outbox
+from analyzer.handover import Outbox, Rebuilder
 from analyzer.http1 import HttpLimits
 from analyzer.net.packet import DecodeStats
 from analyzer.net.tcp import ReassemblyStats, TcpReassembler
@@ -267,10 +266,7 @@ class ShardedDecoder:
         self.flows = flows
         self.progress = progress
         self.shards = shards
-        self._next_conn = 0
-        # By shard conn (-1: not opened yet), as machine integers: 8 bytes a connection.
-        self._global_ids = array("q")
-        self._diagnostics: list[Diagnostic] = []
+        self._rebuilder = Rebuilder(shards, _renumbered)
 
     def events(self) -> Iterator[TransportEvent]:
         pipes: list[Pipe] = []
@@ -321,7 +317,7 @@ class ShardedDecoder:
         while pending:
             if len(pending) == 1:
                 [(shard, items)] = pending.items()
-                yield from self._events(items)
+                yield from self._rebuilder.events(items)
                 more = shard.batch()
                 pending = {shard: more} if more else {}
                 continue
@@ -336,7 +332,7 @@ class ShardedDecoder:
                 else:
                     del pending[shard]
             ready.sort(key=_KEY)
-            yield from self._events(ready)
+            yield from self._rebuilder.events(ready)
 
     def _merge_finish(self, shards: list[_Shard]) -> Iterator[TransportEvent]:
         """Closing items, ordered by global connection as one process closes them."""
@@ -345,39 +341,16 @@ class ShardedDecoder:
             while (items := shard.batch()) is not None:
                 tagged += [(self._finish_order(item), item) for item in items]
         tagged.sort(key=_KEY)  # stable: a shard's items of one connection keep their order
-        yield from self._events([item for _, item in tagged])
+        yield from self._rebuilder.events([item for _, item in tagged])
 
     def _finish_order(self, item: tuple[Any, ...]) -> tuple[int, int]:
         """Reassembler closes by connection, then the flow layer's own, then the rest."""
-        key, ids = item[0], self._global_ids
+        key, ids = item[0], self._rebuilder.global_ids
         if key >= 0:
             return (0, ids[key])
         if key <= -2:
             return (1, ids[-key - 2])
         return (2, 0)
-
-    def _events(self, items: list[tuple[Any, ...]]) -> Iterator[TransportEvent]:
-        """The transport events of merged items, with global connection numbers."""
-        global_ids, kinds, named, makers = self._global_ids, KINDS, NAMED, MAKERS
-        new = tuple.__new__
-        for item in items:
-            code = item[1]
-            if code >= 0:  # a transport event: by far the most frequent item
-                _, code, shard_conn, rest = item
-                conn = global_ids[shard_conn]
-                yield new(kinds[code], (conn, *rest)) if named[code] else makers[code](conn, *rest)
-            elif code == OPENED:
-                self._opened(item[2])
-            else:
-                self._diagnostics.append(_renumbered(item[3], global_ids, item[2], self.shards))
-
-    def _opened(self, shard_conn: int) -> None:
-        """The next global number goes to a shard's newly opened connection."""
-        ids = self._global_ids
-        if shard_conn >= len(ids):  # the shards open theirs at different paces
-            ids.extend(_NOT_OPENED * (shard_conn + 1 - len(ids) + 1024))
-        ids[shard_conn] = self._next_conn
-        self._next_conn += 1
 
     def _adopt(self, shards: list[_Shard]) -> None:
         """Make the parent's idle layers report what the workers counted, added up."""
@@ -394,13 +367,12 @@ class ShardedDecoder:
             decode_stats.add(part.decode_stats)
             reassembly_stats.add(part.reassembly_stats)
         self.reassembler.decode_stats, self.reassembler.stats = decode_stats, reassembly_stats
-        self.flows.diagnostics.extend(self._diagnostics)
+        self.flows.diagnostics.extend(self._rebuilder.diagnostics)
         self.flows.tls_connections += sum(d.tls_connections for d in finished)
         self.flows.other_connections += sum(d.other_connections for d in finished)
 
 
 _KEY = itemgetter(0)
-_NOT_OPENED = array("q", [-1])
 
 
 def _renumbered(
