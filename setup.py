@@ -42,6 +42,7 @@ COMPILED_MODULES = [
     "analyzer/sessions/spill.py",
     "analyzer/sessions/records.py",
     "analyzer/handover.py",
+    "analyzer/capture/mapped.py",
 ]
 
 

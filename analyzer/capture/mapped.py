@@ -17,6 +17,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class RecordColumns:
     chunk_at: int
 
 
-PROGRESS_EVERY = 4096  # records between updates of the tally's offset and time span
+PROGRESS_EVERY: Final = 4096  # records between updates of the tally's offset and time span
 Progress = Callable[[int, int], None]  # (bytes walked, file size)
 
 
@@ -171,18 +172,22 @@ class MappedPcap:
         never makes the batch copy the rest of the file."""
         buf, size = self.buffer, len(self.buffer)
         caplen_at = self._caplen.unpack_from
-        found = array("q")
-        append = found.append
-        at = offset
+        # Locals, typed: compiled (setup.py), the loop then runs on machine integers, with
+        # no lookup of another module's constants; it runs for every record of the file.
+        header_len: int = RECORD_HEADER_LEN
+        max_bytes: int = MAX_RECORD_BYTES
+        found: list[int] = []
+        at: int = offset
         for _ in range(PROGRESS_EVERY):
-            if at + RECORD_HEADER_LEN > size:
+            if at + header_len > size:
                 break
-            append(at)
-            caplen = caplen_at(buf, at + 8)[0]
-            if caplen > MAX_RECORD_BYTES or at + RECORD_HEADER_LEN + caplen > size:
-                return found, at + RECORD_HEADER_LEN + caplen, at + RECORD_HEADER_LEN
-            at += RECORD_HEADER_LEN + caplen
-        return found, at, at
+            found.append(at)
+            caplen: int = caplen_at(buf, at + 8)[0]
+            end = at + header_len + caplen
+            if caplen > max_bytes or end > size:
+                return array("q", found), end, at + header_len
+            at = end
+        return array("q", found), at, at
 
     def _ends_walk(self, offset: int, index: int, caplen: int, wire_len: int, end: int) -> bool:
         """Report a corrupt or cut record to the tally: True if there is one."""
