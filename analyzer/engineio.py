@@ -14,13 +14,14 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 from urllib.parse import parse_qsl
 
+from analyzer.core import new_record
 from analyzer.errors import DecodeError
 
 RECORD_SEPARATOR = "\x1e"  # v4 polling payload separator
-MAX_LENGTH_DIGITS = 12  # a v3 length prefix longer than this cannot fit any real body
+MAX_LENGTH_DIGITS: Final = 12  # a v3 length prefix longer than this cannot fit any real body
 KNOWN_TRANSPORTS = frozenset({"polling", "websocket", "webtransport"})
 
 
@@ -98,7 +99,7 @@ def parse_query(target: str) -> EioQuery:
     # Positional (path, eio, transport, sid, b64, jsonp, params): keywords cost 2x per request.
     # b64: engine.io sets supportsBinary = !query.b64.
     transport, sid, b64, jsonp = first("transport"), first("sid"), bool(first("b64")), first("j")
-    return EioQuery(path, eio, transport, sid, b64, jsonp, params)
+    return new_record(EioQuery, (path, eio, transport, sid, b64, jsonp, params))
 
 
 def _query_params(query: str) -> tuple[tuple[str, str], ...]:
@@ -149,12 +150,12 @@ def decode_text_packet(text: str, eio: int) -> EioPacket:
         raise DecodeError("empty Engine.IO packet")
     if text[0] == "b":
         if eio >= 4:
-            return EioPacket(EioPacketType.MESSAGE, _b64decode(text[1:]), True)
-        return EioPacket(_packet_type(text[1:2]), _b64decode(text[2:]), True)
+            return new_record(EioPacket, (EioPacketType.MESSAGE, _b64decode(text[1:]), True))
+        return new_record(EioPacket, (_packet_type(text[1:2]), _b64decode(text[2:]), True))
     kind = _TYPE_BY_CHAR.get(text[0])  # _packet_type, inlined for the common case
     if kind is None:
         raise DecodeError(f"unknown Engine.IO packet type {text[0]!r}")
-    return EioPacket(kind, text[1:], False)
+    return new_record(EioPacket, (kind, text[1:], False))
 
 
 # The first bytes of a WebSocket message that decodes to a close (1) or ping (2) packet:
@@ -200,12 +201,12 @@ def decode_ws_message(payload: bytes, binary: bool, eio: int) -> EioPacket:
     """One WebSocket data message is one Engine.IO packet."""
     if binary:
         if eio >= 4:
-            return EioPacket(EioPacketType.MESSAGE, payload, True)
+            return new_record(EioPacket, (EioPacketType.MESSAGE, payload, True))
         if not payload:
             raise DecodeError("empty binary Engine.IO v3 frame")
         if payload[0] > 6:
             raise DecodeError(f"unknown Engine.IO packet type byte {payload[0]}")
-        return EioPacket(_TYPE_BY_BYTE[payload[0]], payload[1:], True)
+        return new_record(EioPacket, (_TYPE_BY_BYTE[payload[0]], payload[1:], True))
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -230,7 +231,7 @@ def decode_polling_body(body: bytes, eio: int, content_type: str | None) -> Deco
             error = decode_text(text, packets)
     except DecodeError as exc:
         error = exc.message
-    return DecodedPayload(tuple(packets), error)
+    return new_record(DecodedPayload, (tuple(packets), error))
 
 
 def _body_text(body: bytes) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from typing import Final
 
-from analyzer.core import Diagnostic, Endpoint, Severity, Side
+from analyzer.core import Diagnostic, Endpoint, Severity, Side, new_record
 from analyzer.engineio import may_be_close_or_ping, may_hold_close_or_ping
 from analyzer.errors import DecodeError
 from analyzer.http1 import Http1Connection, HttpLimits, HttpOut
@@ -46,7 +46,7 @@ from analyzer.websocket import DeflateParams, WsLimits, WsOut, WsParser, parse_d
 _REQUEST_START = re.compile(rb"[A-Z][A-Z_-]{0,19} ")
 _MAYBE_REQUEST = re.compile(rb"[A-Z][A-Z_-]{0,19}")
 _USUAL_REQUESTS = (b"GET ", b"POST ")
-_HOLD_LIMIT = 64 * 1024  # bytes held while the first sender's bytes are ambiguous
+_HOLD_LIMIT: Final = 64 * 1024  # bytes held while the first sender's bytes are ambiguous
 _TLS_RECORD_TYPES = frozenset(range(0x14, 0x18))  # change_cipher_spec .. application_data
 # Too few bytes to tell a TLS record from anything else yet.
 _UNDECIDED_STARTS = frozenset([b"", *(bytes([t]) for t in _TLS_RECORD_TYPES)])
@@ -90,23 +90,31 @@ def classify_first_bytes(data: bytes) -> tuple[FlowKind, bool | None]:
     return FlowKind.OTHER, None
 
 
-@dataclass(slots=True)
 class _Flow:
-    """Everything kept about one open TCP connection."""
+    """Everything kept about one open TCP connection.
 
-    opened: ConnectionOpened
-    kind: FlowKind = FlowKind.PENDING
-    client_dir: Direction = Direction.ORIGINATOR
-    first_sender: Direction | None = None
-    held: list[StreamData | StreamGap] = field(default_factory=list)
-    http: Http1Connection | None = None
-    ws: tuple[WsParser, WsParser] | None = None  # (originator's, responder's) after a 101
-    last_ts: int = 0
-    tls: TlsDecryptor | None = None  # only with a key log
-    wanted: bool = True  # its TCP facts are reported: undecided, HTTP or decrypted TLS
-    # Per side (client, server): the highest end offset of a record already emitted that
-    # no DataAcked has covered yet; None: nothing waits.
-    awaited: list[int | None] = field(default_factory=lambda: [None, None])
+    A plain class, not a dataclass: compiled (setup.py), its `__init__` is native code
+    where a dataclass keeps its generated Python one, and one is made per connection."""
+
+    __slots__ = (
+        "awaited", "client_dir", "first_sender", "held", "http", "kind", "last_ts", "opened",
+        "tls", "wanted", "ws",
+    )  # fmt: skip
+
+    def __init__(self, opened: ConnectionOpened) -> None:
+        self.opened = opened
+        self.kind = FlowKind.PENDING
+        self.client_dir = Direction.ORIGINATOR
+        self.first_sender: Direction | None = None
+        self.held: list[StreamData | StreamGap] = []
+        self.http: Http1Connection | None = None
+        self.ws: tuple[WsParser, WsParser] | None = None  # (originator's, responder's) after a 101
+        self.last_ts = opened.ts_ns
+        self.tls: TlsDecryptor | None = None  # only with a key log
+        self.wanted = True  # its TCP facts are reported: undecided, HTTP or decrypted TLS
+        # Per side (client, server): the highest end offset of a record already emitted
+        # that no DataAcked has covered yet; None: nothing waits.
+        self.awaited: list[int | None] = [None, None]
 
     def side(self, direction: Direction) -> Side:
         return Side.CLIENT if direction is self.client_dir else Side.SERVER
@@ -180,7 +188,7 @@ class FlowDecoder:
     def feed(self, ev: TcpEvent) -> list[TransportEvent]:
         out: list[TransportEvent] = []
         if isinstance(ev, ConnectionOpened):
-            self._flows[ev.conn] = _Flow(ev, last_ts=ev.ts_ns)
+            self._flows[ev.conn] = _Flow(ev)
             return out
         flow = self._flows.get(ev.conn)
         if flow is None:
@@ -222,7 +230,8 @@ class FlowDecoder:
         if awaited is None:
             return
         offset = flow.tls.plain_offset(ev.direction, ev.offset) if flow.tls else ev.offset
-        out.append(DataAcked(ev.conn, Side.CLIENT if client else Side.SERVER, ev.ts_ns, offset))
+        side = Side.CLIENT if client else Side.SERVER
+        out.append(new_record(DataAcked, (ev.conn, side, ev.ts_ns, offset)))
         if offset >= awaited:
             flow.awaited[0 if client else 1] = None
 

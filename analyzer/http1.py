@@ -15,9 +15,9 @@ import zlib
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-from analyzer.core import Diagnostic, Endpoint, Severity
+from analyzer.core import Diagnostic, Endpoint, Severity, new_record
 from analyzer.errors import DecodeError
 from analyzer.net.events import Direction
 from analyzer.transport import (
@@ -40,7 +40,7 @@ _METHODS = rb"(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|TRACE|CONNECT) [^\s]"
 _STATUS = rb"HTTP/1\.[01] \d{3}"
 _RESYNC = {True: re.compile(rb"\n" + _METHODS), False: re.compile(rb"\n" + _STATUS)}
 _RESYNC_AT_START = {True: re.compile(_METHODS), False: re.compile(_STATUS)}
-_RESYNC_TAIL = 16
+_RESYNC_TAIL: Final = 16
 _TOKEN_BYTES = frozenset(
     b"!#$%&'*+-.^_`|~0123456789" + bytes(range(65, 91)) + bytes(range(97, 123))
 )
@@ -54,8 +54,8 @@ _FRAMING_FIELDS = frozenset(
 _CR_LF = b"\r\n"
 # Header lines repeat from message to message (same client, same server): their parse
 # is remembered, keyed by the text after the start line.
-_HEAD_CACHE_SIZE = 1024
-_HEAD_CACHE_TEXT = 4096  # longer header sections are not remembered
+_HEAD_CACHE_SIZE: Final = 1024
+_HEAD_CACHE_TEXT: Final = 4096  # longer header sections are not remembered
 _head_lines: dict[str, tuple[Headers, dict[str, str]]] = {}
 
 
@@ -87,31 +87,43 @@ class _Phase(enum.Enum):
 _DEFAULT_LIMITS = HttpLimits()
 
 
-@dataclass(slots=True)
+# `_Pending` and `_Reader` are plain classes, not dataclasses: several are made per
+# connection, and compiled (setup.py) a plain class's `__init__` is native code where a
+# dataclass keeps its generated Python one.
+
+
 class _Pending:
     """A request in the FIFO, waiting for its own completion and for its response."""
 
-    head: _Head
-    request: HttpRequest | None = None
-    response: HttpResponse | None = None
-    lost: bool = False  # its response disappeared in a capture gap
+    __slots__ = ("head", "lost", "request", "response")
+
+    def __init__(self, head: _Head) -> None:
+        self.head = head
+        self.request: HttpRequest | None = None
+        self.response: HttpResponse | None = None
+        self.lost = False  # its response disappeared in a capture gap
 
 
-@dataclass(slots=True)
 class _Reader:
     """One direction's buffer and parse position."""
 
-    direction: Direction
-    buf: bytearray = field(default_factory=bytearray)
-    base: int | None = None  # stream offset of buf[0]
-    ts_ns: int = 0  # time of the latest bytes
-    first_ts: int = 0  # time the first byte still in buf was seen
-    phase: _Phase = _Phase.IDLE
-    head: _Head | None = None
-    body: Body | None = None
-    target: _Pending | None = None  # the request a response (or a request body) belongs to
-    scan_from: int = 0
-    at_line_start: bool = True
+    __slots__ = (
+        "at_line_start", "base", "body", "buf", "direction", "first_ts", "head", "phase",
+        "scan_from", "target", "ts_ns",
+    )  # fmt: skip
+
+    def __init__(self, direction: Direction) -> None:
+        self.direction = direction
+        self.buf = bytearray()
+        self.base: int | None = None  # stream offset of buf[0]
+        self.ts_ns = 0  # time of the latest bytes
+        self.first_ts = 0  # time the first byte still in buf was seen
+        self.phase = _Phase.IDLE
+        self.head: _Head | None = None
+        self.body: Body | None = None
+        self.target: _Pending | None = None  # the request a response (or request body) is for
+        self.scan_from = 0
+        self.at_line_start = True
 
     @property
     def pos(self) -> int:
@@ -412,7 +424,7 @@ class Http1Connection:
                 if target.response is None and _wants_upgrade(fields):
                     reader.phase = _Phase.PAUSED
         else:
-            response = HttpResponse(
+            response = new_record(HttpResponse, (
                 head.ts_ns,
                 int(head.start[0]),
                 head.start[1],
@@ -421,7 +433,7 @@ class Http1Connection:
                 reader.ts_ns,
                 truncated,
                 reader.base or 0,  # reader.pos, without the property call
-            )
+            ))  # fmt: skip
             if target is not None:
                 target.response = response
         self._emit_ready(out)
@@ -458,9 +470,9 @@ class Http1Connection:
         self, head: _Head, body: bytes, end_ns: int, truncated: bool, headers: Headers = ()
     ) -> HttpRequest:
         method, target, _ = head.start
-        return HttpRequest(
+        return new_record(HttpRequest, (
             head.ts_ns, method, target, headers or head.headers, body, end_ns, truncated
-        )
+        ))  # fmt: skip
 
     def _emit_ready(self, out: list[HttpOut]) -> None:
         queue = self._pending
@@ -510,7 +522,9 @@ class Http1Connection:
         error: str | None = None,
     ) -> HttpExchange:
         client, server = self._sides()
-        return HttpExchange(self.conn, client, server, request, response, abort, error)
+        return new_record(
+            HttpExchange, (self.conn, client, server, request, response, abort, error)
+        )
 
     def _sides(self) -> tuple[Endpoint, Endpoint]:
         if self._client is Direction.RESPONDER:
@@ -767,7 +781,7 @@ def _parse_head(block: bytes, ts_ns: int, is_request: bool) -> _Head:
     first, newline, rest = block.decode("latin-1").partition("\n")
     start = _start_line(first.rstrip("\r"), is_request)
     if not newline:
-        return _Head(ts_ns, start, (), {})
+        return new_record(_Head, (ts_ns, start, (), {}))
     parsed = _head_lines.get(rest)
     if parsed is None:
         parsed = _parse_fields(rest)
@@ -775,7 +789,7 @@ def _parse_head(block: bytes, ts_ns: int, is_request: bool) -> _Head:
             if len(_head_lines) >= _HEAD_CACHE_SIZE:
                 _head_lines.clear()
             _head_lines[rest] = parsed
-    return _Head(ts_ns, start, *parsed)
+    return new_record(_Head, (ts_ns, start, *parsed))
 
 
 def _parse_fields(text: str) -> tuple[Headers, dict[str, str]]:

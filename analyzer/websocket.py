@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-from analyzer.core import Diagnostic, Severity, Side
+from analyzer.core import Diagnostic, Severity, Side, new_record
 from analyzer.errors import DecodeError
 from analyzer.transport import WsClose, WsControl, WsMessage, WsOpcode
 
 WsOut = WsMessage | WsControl | WsClose | Diagnostic
 
 _DEFLATE_TAIL = b"\x00\x00\xff\xff"
-_WINDOW = 1 << 15  # deflate's largest back-reference distance
-_CONTROL_MAX = 125
+_WINDOW: Final = 1 << 15  # deflate's largest back-reference distance
+_CONTROL_MAX: Final = 125
 _KNOWN_OPCODES = frozenset(int(op) for op in WsOpcode)
 _OPCODES = {int(op): op for op in WsOpcode}  # cheaper than calling WsOpcode(n)
 
@@ -117,7 +117,8 @@ def _parse_header(buf: bytearray) -> _FrameHeader | None:
         if len(buf) < size + 4:
             return None
         mask, size = bytes(buf[size : size + 4]), size + 4
-    return _FrameHeader(bool(first & 0x80), (first >> 4) & 7, first & 0x0F, mask, length, size)
+    fin, opcode = bool(first & 0x80), first & 0x0F
+    return new_record(_FrameHeader, (fin, (first >> 4) & 7, opcode, mask, length, size))
 
 
 def unmask(payload: bytes, mask: bytes) -> bytes:
@@ -326,18 +327,10 @@ class WsParser:
                 self._diag(
                     "ws-invalid-utf8", "text message is not valid UTF-8 (kept)", out, Severity.INFO
                 )
-        out.append(
-            WsMessage(
-                self.conn,
-                self.side,
-                self._ts_ns,
-                opcode,
-                payload,
-                compressed,
-                wire_len,
-                self._base or 0,
-            )
-        )
+        out.append(new_record(WsMessage, (
+            self.conn, self.side, self._ts_ns, opcode, payload, compressed, wire_len,
+            self._base or 0,
+        )))  # fmt: skip
 
     # -- permessage-deflate ------------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from analyzer.core import Endpoint
 from analyzer.net.events import Direction
 from analyzer.net.stream import HalfStream
 from analyzer.transport import TcpEnd
 
-EPHEMERAL_START = 32768  # ports below this are taken to be servers' when guessing
+EPHEMERAL_START: Final = 32768  # ports below this are taken to be servers' when guessing
 ORIG, RESP = Direction.ORIGINATOR, Direction.RESPONDER
 Key = tuple[Endpoint, Endpoint]
 

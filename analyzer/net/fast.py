@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from typing import NamedTuple, TypeGuard
+from typing import Final, NamedTuple, TypeGuard
 
 import numpy as np
 
@@ -56,8 +56,8 @@ _LINK_LAYOUT = {
     LINKTYPE_RAW_12: (-1, 0),
     LINKTYPE_IPV4: (-1, 0),
 }
-_MAX_CACHED_PAIRS = 1 << 16  # endpoint pairs kept; the cache restarts when full
-_SEQ_MASK = SEQ_MOD - 1
+_MAX_CACHED_PAIRS: Final = 1 << 16  # endpoint pairs kept; the cache restarts when full
+_SEQ_MASK: Final = SEQ_MOD - 1
 
 # A direction's raw 4-tuple: the 12 bytes from the IPv4 source address to the TCP
 # destination port (addresses, then ports), sliced straight from the packet.
@@ -66,7 +66,7 @@ Shard = tuple[int, int]  # (k, n): only the 4-tuples for which `shard_of(ports) 
 # Both directions of a connection must land in one shard, so the ports are combined with
 # XOR; the multiplicative hash then spreads them, because Linux gives connecting sockets
 # even ports only (a plain `% 2` would put every connection in one shard).
-_SPREAD = 0x9E3779B1
+_SPREAD: Final = 0x9E3779B1
 
 
 def shard_of(src_port: int, dst_port: int, shards: int) -> int:
@@ -117,7 +117,7 @@ class _Rows(NamedTuple):
     decoded: int
 
 
-_IP_SPAN = 36  # from the IPv4 header's first byte to the TCP window's last
+_IP_SPAN: Final = 36  # from the IPv4 header's first byte to the TCP window's last
 
 
 def _u16(h: np.ndarray, at: int) -> np.ndarray:

@@ -11,12 +11,20 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from analyzer.capture.base import Frame
 from analyzer.core import Diagnostic, Endpoint, Severity
 
-FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+# Final: compiled (setup.py), a constant instead of a module lookup at each use, per packet.
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+PSH: Final = 0x08
+ACK: Final = 0x10
+URG: Final = 0x20
+ECE: Final = 0x40
+CWR: Final = 0x80
 
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW_12 = 0, 1, 12
 LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_SLL = 101, 108, 113
@@ -24,9 +32,9 @@ LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_SLL2 = 228, 229, 276
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
 VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100})
-AF_INET = 2
+AF_INET: Final = 2
 AF_INET6_VALUES = frozenset({10, 24, 28, 30})  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
-IPPROTO_TCP = 6
+IPPROTO_TCP: Final = 6
 IPV6_EXTENSIONS = frozenset({0, 43, 60, 135, 139, 140})  # hop-by-hop, routing, dst opts...
 IPV6_FRAGMENT, IPV6_AH, IPV6_NO_NEXT = 44, 51, 59
 

@@ -8,11 +8,12 @@ sequence number relative to the delivery point.
 from __future__ import annotations
 
 import bisect
+from typing import Final
 
 from analyzer.net.events import Direction, StreamData, StreamGap, TcpEvent
 
-SEQ_MOD = 1 << 32
-SEQ_HALF = 1 << 31
+SEQ_MOD: Final = 1 << 32
+SEQ_HALF: Final = 1 << 31
 
 # A buffered piece: (offset, bytes, length); bytes is None for a known hole (snaplen cut).
 Piece = tuple[int, bytes | None, int]

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-from analyzer.core import Diagnostic, Endpoint, Severity
+from analyzer.core import Diagnostic, Endpoint, Severity, new_record
 from analyzer.net.conn import ORIG, RESP, Connection, Key, guess_direction, tcp_end
 from analyzer.net.events import (
     Acked,
@@ -31,8 +31,8 @@ from analyzer.net.events import (
 from analyzer.net.packet import ACK, FIN, RST, SYN, DecodeStats, TcpSegment
 from analyzer.net.stream import HalfStream
 
-MIB = 1024 * 1024
-MAX_AHEAD = 1 << 30  # data further beyond the delivery point than this is bogus
+MIB: Final = 1024 * 1024
+MAX_AHEAD: Final = 1 << 30  # data further beyond the delivery point than this is bogus
 
 # What the fast path keeps per direction of an open connection, under the direction's raw
 # header bytes: (connection, sender's half, peer's half, sender is the responder).
@@ -223,9 +223,9 @@ class TcpReassembler:
         conn = self._new_conn(key, seg)
         self._open[key] = conn
         seen = conn.handshake_seen  # conn, ts_ns, originator, responder, seen, guessed
-        out.append(
-            ConnectionOpened(conn.id, seg.ts_ns, conn.originator, conn.responder, seen, not seen)
-        )
+        out.append(new_record(ConnectionOpened, (
+            conn.id, seg.ts_ns, conn.originator, conn.responder, seen, not seen,
+        )))  # fmt: skip
         return conn
 
     def _new_conn(self, key: Key, seg: TcpSegment) -> Connection:
@@ -246,27 +246,26 @@ class TcpReassembler:
         conn.orig.flush_all(ts_ns, out)
         conn.resp.flush_all(ts_ns, out)
         orig, resp = conn.orig, conn.resp
-        out.append(
-            ConnectionClosed(  # positional: keywords cost twice as much, once per connection
-                conn.id,
-                ts_ns,
-                tcp_end(conn),
-                conn.first_fin,
-                conn.first_rst,
-                conn.fin_ts,
-                conn.rst_ts,
-                _last_payloads(conn),
-                {ORIG: orig.retransmissions, RESP: resp.retransmissions},
-                orig.gap_bytes + resp.gap_bytes,
-                conn.zero_windows,
-                conn.keepalives,
-            )
+        closed = (
+            conn.id,
+            ts_ns,
+            tcp_end(conn),
+            conn.first_fin,
+            conn.first_rst,
+            conn.fin_ts,
+            conn.rst_ts,
+            _last_payloads(conn),
+            {ORIG: orig.retransmissions, RESP: resp.retransmissions},
+            orig.gap_bytes + resp.gap_bytes,
+            conn.zero_windows,
+            conn.keepalives,
         )
+        out.append(new_record(ConnectionClosed, closed))
         del self._open[conn.key]
         for raw_key in conn.raw_keys:
             del self.routes[raw_key]
-        self._recent[conn.key] = _Recent(
-            conn.originator, orig.isn, resp.isn, ts_ns + self.linger_ns
+        self._recent[conn.key] = new_record(
+            _Recent, (conn.originator, orig.isn, resp.isn, ts_ns + self.linger_ns)
         )
         self._recent.move_to_end(conn.key)
         while len(self._recent) > self.max_recent:

@@ -81,21 +81,34 @@ class SocketState:
         )
 
 
-@dataclass(slots=True)
+# `PendingPing` and `ConnState` are plain classes, not dataclasses: compiled (setup.py),
+# a plain class's `__init__` is native code where a dataclass keeps its generated Python
+# one, and one is made per ping and per connection.
+
+
 class PendingPing:
-    pinger: Side
-    ts_ns: int
-    conn: int | None
-    end_offset: int
-    acked_ns: int | None = None
+    """A ping waiting for its pong (and for the TCP ACK that says it arrived)."""
+
+    __slots__ = ("acked_ns", "conn", "end_offset", "pinger", "ts_ns")
+
+    def __init__(self, pinger: Side, ts_ns: int, conn: int | None, end_offset: int) -> None:
+        self.pinger = pinger
+        self.ts_ns = ts_ns
+        self.conn = conn
+        self.end_offset = end_offset
+        self.acked_ns: int | None = None
 
 
-@dataclass(slots=True)
 class ConnState:
-    conn: int
-    transport: str
-    opened_ns: int
-    facts: ConnFacts | None = None
+    """A connection carrying the session, and its TCP facts once it ended."""
+
+    __slots__ = ("conn", "facts", "opened_ns", "transport")
+
+    def __init__(self, conn: int, transport: str, opened_ns: int) -> None:
+        self.conn = conn
+        self.transport = transport
+        self.opened_ns = opened_ns
+        self.facts: ConnFacts | None = None
 
 
 @dataclass(slots=True)
