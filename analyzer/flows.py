@@ -39,7 +39,6 @@ from analyzer.transport import (
     WsMessage,
     WsOpcode,
     WsOpened,
-    make_connection_ended,
 )
 from analyzer.websocket import DeflateParams, WsLimits, WsOut, WsParser, parse_deflate_params
 
@@ -430,7 +429,7 @@ class FlowDecoder:
         client_dir = flow.client_dir
         sides = _SIDES_IF_CLIENT_IS[client_dir]
         end = _MIRRORED_END.get(ev.end, ev.end) if client_dir is Direction.RESPONDER else ev.end
-        return make_connection_ended(
+        return new_record(ConnectionEnded, (
             ev.conn,
             client,
             server,
@@ -444,7 +443,7 @@ class FlowDecoder:
             {sides[d]: value for d, value in ev.retransmissions.items()},
             ev.gap_bytes,
             flow.opened.direction_guessed,
-        )
+        ))  # fmt: skip
 
     # -- diagnostics -----------------------------------------------------------------
 

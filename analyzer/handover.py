@@ -30,7 +30,6 @@ from analyzer.transport import (
     WsControl,
     WsMessage,
     WsOpened,
-    make_connection_ended,
 )
 
 BATCH = 4096  # items per message: pickling a list costs far less per item than one send
@@ -56,10 +55,6 @@ def _field_names(kind: type[Any]) -> tuple[str, ...]:
     return named if named is not None else tuple(f.name for f in fields(kind))
 
 
-_ENDED_REST = attrgetter(*_field_names(ConnectionEnded)[3:])  # after conn, client, server
-_new_tuple = tuple.__new__
-
-
 def _flat_exchange(ex: HttpExchange) -> tuple[Any, ...]:
     """An exchange's fields after `conn`, its nested records as plain tuples: one per
     request, they pickle in C instead of through a Python reducer each."""
@@ -69,21 +64,7 @@ def _flat_exchange(ex: HttpExchange) -> tuple[Any, ...]:
 
 def _flat_ended(ended: ConnectionEnded) -> tuple[Any, ...]:
     """A connection end's fields after `conn`, its endpoints as plain tuples."""
-    return (tuple(ended.client), tuple(ended.server), *_ENDED_REST(ended))
-
-
-def _exchange_from(conn: int, client: Any, server: Any, request: Any, response: Any,
-                   *rest: Any) -> HttpExchange:  # fmt: skip
-    new = _new_tuple
-    return new(HttpExchange, (  # type: ignore[no-any-return]
-        conn, new(Endpoint, client), new(Endpoint, server), new(HttpRequest, request),
-        None if response is None else new(HttpResponse, response), *rest,
-    ))  # fmt: skip
-
-
-def _ended_from(conn: int, client: Any, server: Any, *rest: Any) -> ConnectionEnded:
-    new = _new_tuple
-    return make_connection_ended(conn, new(Endpoint, client), new(Endpoint, server), *rest)
+    return (tuple(ended.client), tuple(ended.server), *ended[3:])
 
 
 # What a worker sends of an event after `conn`: a NamedTuple's fields are one C slice; a
@@ -107,17 +88,41 @@ REST: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {
 # diagnostic). A shard conn is a worker's own connection number `local * shards + shard`:
 # one int says whose numbering it is, so the parent finds the global number in one list.
 OPENED, DIAGNOSTIC = -1, -2
-# How the parent rebuilds an event from (conn, *rest): None where a NamedTuple's fields
-# came whole (built inline, cheapest), else a builder (dataclasses through their slots).
-_BUILDERS: dict[type[Any], Callable[..., Any]] = {
+
+
+# How the parent rebuilds an event from its global conn and the fields after it.
+Builder = Callable[[int, tuple[Any, ...]], Any]
+
+
+def _exchange_from(conn: int, rest: tuple[Any, ...]) -> HttpExchange:
+    response = rest[3]
+    return new_record(HttpExchange, (
+        conn, new_record(Endpoint, rest[0]), new_record(Endpoint, rest[1]),
+        new_record(HttpRequest, rest[2]),
+        None if response is None else new_record(HttpResponse, response), *rest[4:],
+    ))  # fmt: skip
+
+
+def _ended_from(conn: int, rest: tuple[Any, ...]) -> ConnectionEnded:
+    client, server = new_record(Endpoint, rest[0]), new_record(Endpoint, rest[1])
+    return new_record(ConnectionEnded, (conn, client, server, *rest[2:]))
+
+
+def _through_slots(kind: type[Any]) -> Builder:
+    """A dataclass's builder (the rare kinds: a few per connection at most)."""
+    make = slots_maker(kind)
+    return lambda conn, rest: make(conn, *rest)
+
+
+# None where a NamedTuple's fields came whole (built inline, cheapest), else a builder.
+_BUILDERS: dict[type[Any], Builder] = {
     HttpExchange: _exchange_from,
     ConnectionEnded: _ended_from,
 }
-MAKERS = tuple(
-    _BUILDERS.get(kind) or (None if issubclass(kind, tuple) else slots_maker(kind))
+MAKERS: tuple[Builder | None, ...] = tuple(
+    _BUILDERS.get(kind) or (None if issubclass(kind, tuple) else _through_slots(kind))
     for kind in KINDS
 )
-NAMED = tuple(maker is None for maker in MAKERS)
 
 
 class Sink(Protocol):
@@ -211,7 +216,7 @@ class Rebuilder:
         self.diagnostics: list[Diagnostic] = []
 
     def events(self, items: list[tuple[Any, ...]]) -> list[TransportEvent]:
-        global_ids, kinds, named, makers = self.global_ids, KINDS, NAMED, MAKERS
+        global_ids, kinds, makers = self.global_ids, KINDS, MAKERS
         events: list[TransportEvent] = []
         append = events.append
         for item in items:
@@ -219,12 +224,10 @@ class Rebuilder:
             if code >= 0:  # a transport event: by far the most frequent item
                 conn = global_ids[item[2]]
                 rest: tuple[Any, ...] = item[3]
-                if named[code]:
-                    append(new_record(kinds[code], (conn, *rest)))
-                else:
-                    maker = makers[code]
-                    assert maker is not None
-                    append(maker(conn, *rest))
+                maker = makers[code]
+                append(
+                    new_record(kinds[code], (conn, *rest)) if maker is None else maker(conn, rest)
+                )
             elif code == OPENED:
                 self.opened(item[2])
             else:

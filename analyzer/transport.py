@@ -15,11 +15,10 @@ same fields, repr and class patterns, and about twice as cheap to build.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
-from analyzer.core import Endpoint, Side, slots_maker
+from analyzer.core import Endpoint, Side
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -151,9 +150,9 @@ class TcpEnd(enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionEnded:
-    """A TCP connection's outcome (pcap only), with facts the classifier uses."""
+class ConnectionEnded(NamedTuple):
+    """A TCP connection's outcome (pcap only), with facts the classifier uses (a tuple:
+    one per connection, and a capture of short polling requests has one per request)."""
 
     conn: int
     client: Endpoint
@@ -164,15 +163,10 @@ class ConnectionEnded:
     first_rst: Side | None
     fin_ts_ns: int | None
     rst_ts_ns: int | None
-    last_payload_ns: dict[Side, int] = field(default_factory=dict)  # last data byte per side
-    retransmissions: dict[Side, int] = field(default_factory=dict)
+    last_payload_ns: dict[Side, int]  # last data byte per side
+    retransmissions: dict[Side, int]
     gaps: int = 0  # bytes missing from the capture in either direction
     direction_guessed: bool = False  # capture started mid-connection
-
-
-# Every field, in order, positionally, through the slots: one record per connection, and
-# the flow layer and the parent of a sharded decode build them by the hundred thousand.
-make_connection_ended: Callable[..., ConnectionEnded] = slots_maker(ConnectionEnded)
 
 
 class DataAcked(NamedTuple):

@@ -97,7 +97,17 @@ def upgraded_session_events() -> list[object]:
         WsClose(2, Side.CLIENT, t(2.501), None, ""),
         WsClose(2, Side.SERVER, t(2.502), None, ""),
         ConnectionEnded(
-            2, CLIENT, SERVER, t(2.503), TcpEnd.CLEAN_CLOSE, Side.CLIENT, None, t(2.503), None
+            2,
+            CLIENT,
+            SERVER,
+            t(2.503),
+            TcpEnd.CLEAN_CLOSE,
+            Side.CLIENT,
+            None,
+            t(2.503),
+            None,
+            {},
+            {},
         ),
     ]
 
