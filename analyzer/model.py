@@ -37,6 +37,35 @@ class TimelineEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineDigest:
+    """What the classifier reads off a session's timeline, gathered by the session builder
+    as the lines came: a finished timeline lives in the spill file, and reading it back
+    whole for these few facts cost more than the rest of the classification."""
+
+    malformed: tuple[TimelineEvent, ...]  # "malformed" lines, in timeline order
+    connect_errors: tuple[TimelineEvent, ...]  # "connect-error" lines, in timeline order
+    last_server_packet_ns: int  # the server's last Engine.IO/Socket.IO line but a close; 0: none
+
+
+def is_server_packet(side: Side | None, layer: Layer, kind: str) -> bool:
+    """A line of a packet the server sent, as `TimelineDigest.last_server_packet_ns` counts."""
+    return side is Side.SERVER and (layer is Layer.EIO or layer is Layer.SIO) and kind != "close"
+
+
+def digest_of(timeline: Sequence[TimelineEvent]) -> TimelineDigest:
+    """A timeline's digest, by reading all of it (for sessions that came without one)."""
+    malformed, connect_errors, last = [], [], 0
+    for e in timeline:
+        if e.kind == "malformed":
+            malformed.append(e)
+        elif e.kind == "connect-error":
+            connect_errors.append(e)
+        if is_server_packet(e.side, e.layer, e.kind) and e.ts_ns > last:
+            last = e.ts_ns
+    return TimelineDigest(tuple(malformed), tuple(connect_errors), last)
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """A ping and its pong (v4: server pings; v3: client pings)."""
 
@@ -160,6 +189,12 @@ class Session:
     query: tuple[tuple[str, str], ...] = ()  # the handshake's query, minus Engine.IO's own params
     server_software: str | None = None  # the handshake response's Server header
     verdict: Verdict = field(default_factory=Verdict)
+    digest: TimelineDigest | None = None  # None: not gathered (see `timeline_digest`)
+
+
+def timeline_digest(session: Session) -> TimelineDigest:
+    """The session's digest: as the builder gathered it, or read off its timeline."""
+    return session.digest if session.digest is not None else digest_of(session.timeline)
 
 
 @dataclass(frozen=True, slots=True)

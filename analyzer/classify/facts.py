@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 from analyzer.classify.flavor import Flavors, flavors_of
 from analyzer.core import NS_PER_S, Side
-from analyzer.model import EngineClose, Heartbeat, Layer, Session, TimelineEvent
+from analyzer.model import EngineClose, Heartbeat, Layer, Session, TimelineEvent, timeline_digest
 
 TIMER_SLACK_NS = 250_000_000  # how far from a timer's expiry an action still counts as that timer
 FIRING_SLACK_NS = 50_000_000  # a timer due this long before the capture's end did fire
@@ -55,7 +55,7 @@ class Observed:
     connect_errors: tuple[TimelineEvent, ...]  # namespace CONNECT_ERROR packets, in order
     interval_ns: int
     timeout_ns: int
-    flavors: Flavors  # which library each side runs; read once here, it scans the timeline
+    flavors: Flavors  # which library each side runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +106,7 @@ def observe(session: Session) -> Observed:
     server_expiry, client_expiry = _expiries(
         session, pinger, last_answered, unanswered, interval_ns, timeout_ns
     )
-    malformed, connect_errors = [], []
-    for event in session.timeline:  # one pass over it: the timeline is the longest part
-        if event.kind == "malformed":
-            malformed.append(event)
-        elif event.kind == "connect-error":
-            connect_errors.append(event)
+    digest = timeline_digest(session)  # the timeline itself is not read back here
     return Observed(
         active,
         tuple(acts),
@@ -119,11 +114,11 @@ def observe(session: Session) -> Observed:
         client_expiry,
         unanswered,
         last_answered,
-        tuple(malformed),
-        tuple(connect_errors),
+        digest.malformed,
+        digest.connect_errors,
         interval_ns,
         timeout_ns,
-        flavors_of(session),
+        flavors_of(session, digest.malformed),
     )
 
 
@@ -225,12 +220,7 @@ def _acts(session: Session, active: str) -> list[Act]:
 def _session_lived_on(session: Session) -> Callable[[int], bool]:
     """Whether the server still sent Engine.IO packets a whole ping interval after a moment:
     no session keeps exchanging packets that long after its end."""
-    served = [
-        e.ts_ns
-        for e in session.timeline
-        if e.side is Side.SERVER and e.layer in (Layer.EIO, Layer.SIO) and e.kind != "close"
-    ]
-    last = max(served, default=0)
+    last = timeline_digest(session).last_server_packet_ns
     interval = (session.ping_interval_ms or DEFAULT_INTERVAL_MS) * 1_000_000
     return lambda ts_ns: last > ts_ns + interval
 

@@ -115,6 +115,7 @@ def _redact_session(r: Redactor, s: Session) -> Session:
         sockets=tuple(_redact_socket(r, sock) for sock in s.sockets),
         timeline=tuple(_redact_event(r, ev) for ev in s.timeline),
         verdict=_redact_verdict(r, s.verdict),
+        digest=None,  # its lines are the timeline's, unredacted: read off the redacted one
     )
 
 

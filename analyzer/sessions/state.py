@@ -18,6 +18,7 @@ from analyzer.model import (
     Layer,
     NamespaceSocket,
     Session,
+    TimelineDigest,
 )
 from analyzer.sessions.spill import (
     CONNECTIONS,
@@ -138,6 +139,9 @@ class SessionState:
     timeline: list[TimelineRow] = field(default_factory=list)
     timeline_moved: int = 0  # lines moved to the spill file
     timeline_cut: bool = False
+    # The timeline's digest (`model.TimelineDigest`), gathered line by line as noted.
+    digest_rows: list[TimelineRow] = field(default_factory=list)  # malformed, connect-error
+    last_server_packet_ns: int = 0
     upgrade_failed: bool = False
     query: tuple[tuple[str, str], ...] = ()
     server_software: str | None = None
@@ -191,7 +195,12 @@ class SessionState:
         if len(detail) > MAX_DETAIL:
             detail = detail[:MAX_DETAIL]
         side_value = None if side is None else side._value_  # spill.side_value, inlined
-        timeline.append((ts_ns, side_value, layer._value_, kind, text, conn, detail))
+        row = (ts_ns, side_value, layer._value_, kind, text, conn, detail)
+        timeline.append(row)
+        if kind == "malformed" or kind == "connect-error":
+            self.digest_rows.append(row)
+        if ts_ns > self.last_server_packet_ns and _server_packet(side_value, layer, kind):
+            self.last_server_packet_ns = ts_ns
         if count >= TIMELINE_CHUNK and self.spill is not None:
             self._move_out_timeline()
 
@@ -281,7 +290,21 @@ class SessionState:
             ws_conn=self.ws_conn,
             query=self.query,
             server_software=self.server_software,
+            digest=self._digest(),
         )
+
+    def _digest(self) -> TimelineDigest:
+        """`model.digest_of(timeline)`, from the lines kept aside: the timeline is sorted by
+        time, stably, so its malformed and connect-error lines come in this order too."""
+        events = TIMELINE.records(sorted(self.digest_rows, key=itemgetter(0)))
+        malformed = tuple(e for e in events if e.kind == "malformed")
+        connect_errors = tuple(e for e in events if e.kind == "connect-error")
+        return TimelineDigest(malformed, connect_errors, self.last_server_packet_ns)
+
+
+def _server_packet(side_value: str | None, layer: Layer, kind: str) -> bool:
+    """`model.is_server_packet`, on a row's side value: compiled here, per timeline line."""
+    return side_value == "server" and (layer is Layer.EIO or layer is Layer.SIO) and kind != "close"
 
 
 def _sorted(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from typing import Any
 
-from tests.e2e.conftest import CAPTURES, analysis_for, analysis_of
+from analyzer.classify import observe
+from analyzer.model import digest_of
+from tests.e2e.conftest import CAPTURES, analysis_for, analysis_of, load_truth, truth_files
 
 
 def _capture_name(truth: dict[str, Any]) -> str:
@@ -83,3 +86,19 @@ def test_har_recorded_in_the_same_run_gives_the_same_sessions(har_truth: dict[st
         s.sid: (s.transports, s.eio, {(k.nsp, k.id) for k in s.sockets}) for s in from_har.sessions
     }
     assert har_view == pcap_view
+
+
+def test_timeline_digests_are_the_timelines_own() -> None:
+    """The builder gathers each session's digest line by line; read off the finished
+    timeline it is the same, and the classifier observes the same either way."""
+    seen = {"malformed": 0, "connect-error": 0, "server packet": 0}
+    for path in truth_files():
+        for session in analysis_for(load_truth(path)).sessions:
+            assert session.digest is not None
+            assert session.digest == digest_of(session.timeline), (path.name, session.sid)
+            unread = dataclasses.replace(session, digest=None)
+            assert observe(unread) == observe(session), (path.name, session.sid)
+            seen["malformed"] += len(session.digest.malformed)
+            seen["connect-error"] += len(session.digest.connect_errors)
+            seen["server packet"] += session.digest.last_server_packet_ns > 0
+    assert all(seen.values()), seen  # the captures exercise every part of the digest
