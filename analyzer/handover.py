@@ -1,8 +1,10 @@
-"""What a decoding worker sends its parent: transport events as flat tuples, in batches.
+"""What a decoding worker sends its parent: transport events as flat tuples, in batches
+(`Outbox`), and how the parent makes them events again (`Rebuilder`).
 
 Split from `analyzer.parallel` so it can be compiled (setup.py): a worker runs `Outbox.pump`
-for every TCP event, and compiled code cannot be in the module whose frozen dataclasses
-are pickled down the pipe (mypyc's cannot be unpickled).
+for every TCP event and the parent `Rebuilder.events` for every item, and compiled code
+cannot be in the module whose frozen dataclasses are pickled down the pipe (mypyc's cannot
+be unpickled).
 """
 
 from __future__ import annotations
