@@ -7,9 +7,10 @@ speaks in `Side` (client/server), never in TCP originator/responder.
 `conn` is a connection id: an integer unique within one analysis (TCP connections are
 numbered as tshark's tcp.stream does; HAR entries get synthetic ids).
 
-The records built once per packet or message (requests, responses, exchanges, websocket
-messages, acknowledgements) are `NamedTuple`s: as immutable as frozen dataclasses, with the
-same fields, repr and class patterns, and about twice as cheap to build.
+The records built once per packet, message or connection (requests, responses, exchanges,
+websocket messages, acknowledgements, connection ends) are `NamedTuple`s: as immutable as
+frozen dataclasses, with the same fields, repr and class patterns, and about twice as cheap
+to build (several times, through `core.new_record`).
 """
 
 from __future__ import annotations
