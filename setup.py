@@ -17,10 +17,11 @@ import sys
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-# The hot path, as profiled on the load captures: the network layer, the stream parsers and
-# the session builder. Not here: modules whose frozen dataclasses cross the workers' pipe
-# (mypyc's cannot be unpickled) or are made field by field (`core`, `model`, `transport`),
-# and the ones that run once per session or per capture (classifier, reports).
+# The hot path, as profiled on the load captures: the pcap record walk, the network layer,
+# the stream parsers, the session builder and the workers' hand-over. Not here: `transport`,
+# whose records cross the workers' pipe (mypyc's frozen dataclasses cannot be unpickled);
+# `core` and `model`, whose records are made field by field through their slots; and what
+# runs once per session or capture (classifier, reports).
 COMPILED_MODULES = [
     "analyzer/net/fast.py",
     "analyzer/net/tcp.py",

@@ -118,7 +118,7 @@ def observe(session: Session) -> Observed:
         digest.connect_errors,
         interval_ns,
         timeout_ns,
-        flavors_of(session, digest.malformed),
+        flavors_of(session),
     )
 
 

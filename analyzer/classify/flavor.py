@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analyzer.model import Session, TimelineEvent, timeline_digest
+from analyzer.model import Session, timeline_digest
 from analyzer.reasons import NODE_CLIENT, NODE_SERVER, PYTHON_CLIENT, PYTHON_SERVER, Vocabulary
 
 PYTHON_MARKERS = ("python", "aiohttp", "uvicorn", "hypercorn", "werkzeug", "eventlet", "gunicorn")
@@ -28,14 +27,12 @@ class Flavors:
         return self.client is PYTHON_CLIENT
 
 
-def flavors_of(session: Session, malformed: Sequence[TimelineEvent] | None = None) -> Flavors:
-    """`malformed`: the session's malformed timeline lines, if they are at hand."""
+def flavors_of(session: Session) -> Flavors:
     server_hdr = (session.server_software or "").lower()
     agent = (session.user_agent or "").lower()
     server = PYTHON_SERVER if any(m in server_hdr for m in PYTHON_MARKERS) else NODE_SERVER
     client = PYTHON_CLIENT if any(m in agent for m in PYTHON_MARKERS) else NODE_CLIENT
     proxy = next((m for m in PROXY_MARKERS if m in server_hdr), None)
-    if malformed is None:
-        malformed = timeline_digest(session).malformed
+    malformed = timeline_digest(session).malformed
     raw = any(e.side is not None and e.side.value == "client" for e in malformed)
     return Flavors(server, client, proxy, raw)
